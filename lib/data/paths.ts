@@ -44,7 +44,9 @@ A data folder must contain:
                                  https://fluxnet.org/data/fluxnet2015-dataset/ and keep the *_DD_* file)
   metaflux_monthly/<SITE>_MM.csv monthly MODIS LAI/EVI (MetaFlux, Nathaniel et al. 2023,
                                  https://github.com/leap-stc/metaflux, folder metaflux/data/sample/)
-Put them under data/ in the project, or point TAMFLUX_DATA at the folder.`;
+Put them under data/ in the project, or point TAMFLUX_DATA at the folder.
+Or let tamflux build them from the public FLUXNET2015 Zarr store (about 220 MB, a few minutes):
+  deno task data:fetch            (writes data/fluxnet2015/ and data/metaflux_monthly/)`;
 
 function exists(path: string): boolean {
   try {
