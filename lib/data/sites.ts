@@ -1,0 +1,251 @@
+/**
+ * The FLUXNET2015 site table (`fluxnet2015/sites.csv`), parsed and validated with zod.
+ *
+ * One row per site: SITE_ID, COUNTRY, LAT, LON, ELEV, IGBP, KOPPEN_MAIN, KOPPEN, MAT, MAP,
+ * P_OVER_PET, CANOPY_HEIGHT, WHC, FIRST_YEAR, LAST_YEAR, DAILY_SOURCE, DOI, DATA_POLICY.
+ * An empty cell means unknown and becomes `null`.
+ *
+ * @module
+ */
+import { parse } from "csv-parse/sync";
+import { z } from "zod";
+
+/** IGBP land-cover classes as FLUXNET uses them (CVM = cropland/natural vegetation mosaic). */
+export const IGBP_CODES = [
+  "ENF",
+  "EBF",
+  "DNF",
+  "DBF",
+  "MF",
+  "CSH",
+  "OSH",
+  "WSA",
+  "SAV",
+  "GRA",
+  "WET",
+  "CRO",
+  "CVM",
+  "URB",
+  "SNO",
+  "BSV",
+  "WAT",
+] as const;
+
+/** An IGBP land-cover class. */
+export type IgbpCode = typeof IGBP_CODES[number];
+
+/** Main Köppen groups: A tropical, B arid, C temperate, D continental, E polar. */
+export const KOPPEN_GROUPS = ["A", "B", "C", "D", "E"] as const;
+
+/** A main Köppen group. */
+export type KoppenGroup = typeof KOPPEN_GROUPS[number];
+
+/** The columns sites.csv must have, in the documented order. */
+export const SITE_COLUMNS = [
+  "SITE_ID",
+  "COUNTRY",
+  "LAT",
+  "LON",
+  "ELEV",
+  "IGBP",
+  "KOPPEN_MAIN",
+  "KOPPEN",
+  "MAT",
+  "MAP",
+  "P_OVER_PET",
+  "CANOPY_HEIGHT",
+  "WHC",
+  "FIRST_YEAR",
+  "LAST_YEAR",
+  "DAILY_SOURCE",
+  "DOI",
+  "DATA_POLICY",
+] as const;
+
+const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A cell holding a number, or empty (-> null). */
+const numberCell = z.string().trim().transform((s, ctx): number | null => {
+  if (s === "") return null;
+  if (!NUMBER_RE.test(s)) {
+    ctx.addIssue({ code: "custom", message: `not a number: "${s}"` });
+    return z.NEVER;
+  }
+  return Number(s);
+});
+
+/** A cell holding text, or empty (-> null). */
+const textCell = z.string().trim().transform((s) => (s === "" ? null : s));
+
+const requiredNumber = (min: number, max: number) =>
+  numberCell.pipe(
+    z.number({ error: "required, but the cell is empty" }).min(min).max(max),
+  );
+
+const yearCell = numberCell.pipe(z.number().int().min(1900).max(2100).nullable());
+
+/**
+ * zod schema of one sites.csv row (all cells arrive as strings, the output is typed).
+ *
+ * @example
+ * ```ts
+ * import { SiteRowSchema } from "./sites.ts";
+ * const site = SiteRowSchema.parse({
+ *   SITE_ID: "FR-Pue", COUNTRY: "France", LAT: "43.7413", LON: "3.5957", ELEV: "270",
+ *   IGBP: "EBF", KOPPEN_MAIN: "C", KOPPEN: "Csa", MAT: "", MAP: "", P_OVER_PET: "",
+ *   CANOPY_HEIGHT: "", WHC: "", FIRST_YEAR: "2000", LAST_YEAR: "2014", DAILY_SOURCE: "",
+ *   DOI: "", DATA_POLICY: "CCBY4.0",
+ * });
+ * console.log(site.LAT, site.MAT); // 43.7413 null
+ * ```
+ */
+export const SiteRowSchema = z.object({
+  SITE_ID: z.string().trim().regex(/^[A-Z]{2}-[A-Za-z0-9]{3}$/, {
+    message: "expected a FLUXNET site id like FR-Pue",
+  }),
+  COUNTRY: textCell,
+  LAT: requiredNumber(-90, 90),
+  LON: requiredNumber(-180, 180),
+  ELEV: numberCell,
+  IGBP: z.string().trim().pipe(z.enum(IGBP_CODES, {
+    error: (issue) =>
+      `unknown IGBP code "${String(issue.input)}" (known: ${IGBP_CODES.join(", ")})`,
+  })),
+  KOPPEN_MAIN: z.string().trim().pipe(z.enum(KOPPEN_GROUPS, {
+    error: (issue) => `unknown Köppen main group "${String(issue.input)}" (expected one of A-E)`,
+  })),
+  KOPPEN: textCell,
+  MAT: numberCell,
+  MAP: numberCell,
+  P_OVER_PET: numberCell,
+  CANOPY_HEIGHT: numberCell,
+  WHC: numberCell,
+  FIRST_YEAR: yearCell,
+  LAST_YEAR: yearCell,
+  DAILY_SOURCE: textCell,
+  DOI: textCell,
+  DATA_POLICY: textCell,
+});
+
+/** One site of sites.csv (numbers are `number | null`). */
+export type Site = z.output<typeof SiteRowSchema>;
+
+/** An error in sites.csv, naming the file, the column and the line. */
+export class SitesError extends Error {
+  /** The file. */
+  readonly file: string;
+  /** The column, when one is at fault. */
+  readonly column?: string;
+  /** The 1-based line of the file (the header is line 1), when a row is at fault. */
+  readonly line?: number;
+
+  constructor(message: string, where: { file: string; column?: string; line?: number }) {
+    const at = [
+      where.file,
+      where.column !== undefined ? `column ${where.column}` : undefined,
+      where.line !== undefined ? `line ${where.line}` : undefined,
+    ].filter((s) => s !== undefined).join(", ");
+    super(`${at}: ${message}`);
+    this.name = "SitesError";
+    this.file = where.file;
+    this.column = where.column;
+    this.line = where.line;
+  }
+}
+
+/**
+ * Parse the text of sites.csv. Throws a {@link SitesError} naming file, column and line on bad
+ * input (missing column, unknown IGBP code, Köppen group outside A-E, non-numeric number, ...).
+ *
+ * @example
+ * ```ts
+ * import { parseSites } from "./sites.ts";
+ * const text = await Deno.readTextFile("../shared/data/fluxnet2015/sites.csv");
+ * const sites = parseSites(text, { file: "sites.csv" });
+ * console.log(sites.length);
+ * ```
+ */
+export function parseSites(text: string, options: { file?: string } = {}): Site[] {
+  const file = options.file ?? "sites.csv";
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      info: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (err) {
+    throw new SitesError(`not a readable CSV file (${(err as Error).message})`, { file });
+  }
+  if (records.length === 0) throw new SitesError("the file is empty", { file });
+  const header = records[0].record.map((h) => h.trim());
+  for (const column of SITE_COLUMNS) {
+    if (!header.includes(column)) {
+      throw new SitesError(`required column is missing (header: ${header.join(",")})`, {
+        file,
+        column,
+      });
+    }
+  }
+  const index = new Map(SITE_COLUMNS.map((c) => [c, header.indexOf(c)]));
+  const sites: Site[] = [];
+  const seen = new Map<string, number>();
+  for (let r = 1; r < records.length; r++) {
+    const line = records[r].info.lines;
+    const cells = records[r].record;
+    if (cells.length !== header.length) {
+      throw new SitesError(
+        `the row has ${cells.length} cells but the header has ${header.length}`,
+        { file, line },
+      );
+    }
+    const raw: Record<string, string> = {};
+    for (const [column, i] of index) raw[column] = cells[i];
+    const parsed = SiteRowSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const column = String(issue.path[0] ?? "");
+      const site = raw.SITE_ID?.trim();
+      throw new SitesError(
+        `${site ? `site ${site}: ` : ""}${issue.message}`,
+        { file, column, line },
+      );
+    }
+    const site = parsed.data;
+    const previous = seen.get(site.SITE_ID);
+    if (previous !== undefined) {
+      throw new SitesError(`site ${site.SITE_ID} appears twice (also on line ${previous})`, {
+        file,
+        column: "SITE_ID",
+        line,
+      });
+    }
+    seen.set(site.SITE_ID, line);
+    sites.push(site);
+  }
+  return sites;
+}
+
+/**
+ * Read and validate a sites.csv file.
+ *
+ * @example
+ * ```ts
+ * import { loadSites } from "./sites.ts";
+ * import { resolveDataDir } from "./paths.ts";
+ * const sites = await loadSites(resolveDataDir().sitesCsv);
+ * console.log(sites[0].SITE_ID, sites[0].IGBP);
+ * ```
+ */
+export async function loadSites(path: string): Promise<Site[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new SitesError(`cannot read the site table (${(err as Error).message})`, {
+      file: path,
+    });
+  }
+  return parseSites(text, { file: path });
+}

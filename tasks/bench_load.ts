@@ -1,0 +1,58 @@
+/**
+ * Times loading all FLUXNET2015 daily sites: cold (cache bypassed), cold with a cleared cache
+ * (parse + write the Parquet cache), and cached loads. Goals: cold < 10 s, cached < 1 s.
+ *
+ * Usage: deno task bench:load [--source daily|official_dd] [--repeat 3]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { loadFluxnet } from "../lib/data/mod.ts";
+import { cacheDir } from "../lib/data/paths.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    source: { type: "string", default: "daily" },
+    repeat: { type: "string", default: "3" },
+  },
+});
+const source = values.source === "official_dd" ? "official_dd" : "daily";
+const repeat = Math.max(1, Number(values.repeat) || 3);
+// A private cache folder, so the bench starts from an empty (cleared) cache and leaves the
+// project's cache alone.
+const benchCache = join(cacheDir(), `bench_load_${Deno.pid}`);
+
+async function timed(label: string, cache: boolean): Promise<number> {
+  const t0 = performance.now();
+  const { frame, report } = await loadFluxnet({ source, cache, cacheDir: benchCache });
+  const s = (performance.now() - t0) / 1000;
+  console.log(
+    `${label.padEnd(32)} ${s.toFixed(3).padStart(7)} s  ` +
+      `(${report.filesRead} sites, ${frame.height} rows, cache ${report.cache.status}` +
+      `${report.cache.lookup ? `/${report.cache.lookup}` : ""})`,
+  );
+  return s;
+}
+
+function load(): string {
+  return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+}
+
+console.log(`bench:load source=${source}, ${navigator.hardwareConcurrency} CPUs, load ${load()}`);
+try {
+  const cold = await timed("cold (cache bypassed)", false);
+  const build = await timed("cold + write cache (cleared)", true);
+  const cached: number[] = [];
+  for (let i = 0; i < repeat; i++) cached.push(await timed(`cached #${i + 1}`, true));
+  const best = Math.min(...cached);
+  console.log(
+    `\ncold ${cold.toFixed(2)} s (goal < 10 s: ${cold < 10 ? "met" : "NOT met"}), ` +
+      `cold + cache write ${build.toFixed(2)} s, ` +
+      `cached best ${best.toFixed(3)} s (goal < 1 s: ${best < 1 ? "met" : "NOT met"}); ` +
+      `load ${load()}`,
+  );
+} finally {
+  Deno.removeSync(benchCache, { recursive: true });
+}

@@ -1,0 +1,62 @@
+/**
+ * Prints what the FLUXNET2015 loader reads: the load report, then sites, days, days with NEE and
+ * days with NEE QC >= 0.8 per IGBP class, per Köppen main group and in total, and the data
+ * attribution.
+ *
+ * Usage: deno task data:summary [--source daily|official_dd] [--dir FOLDER] [--qc 0.8] [--no-cache]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import pl from "polars";
+import { DATA_ATTRIBUTION, formatLoadReport, loadFluxnet, summarize } from "../lib/data/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    source: { type: "string", default: "daily" },
+    dir: { type: "string" },
+    qc: { type: "string", default: "0.8" },
+    "no-cache": { type: "boolean", default: false },
+  },
+});
+if (values.source !== "daily" && values.source !== "official_dd") {
+  console.error(`--source must be daily or official_dd, not ${values.source}`);
+  Deno.exit(2);
+}
+const qcThreshold = Number(values.qc);
+if (!(qcThreshold >= 0 && qcThreshold <= 1)) {
+  console.error(`--qc must be a number in [0, 1], not ${values.qc}`);
+  Deno.exit(2);
+}
+
+let loaded;
+try {
+  loaded = await loadFluxnet({
+    source: values.source,
+    dir: values.dir,
+    cache: !values["no-cache"],
+  });
+} catch (err) {
+  console.error((err as Error).message);
+  Deno.exit(1);
+}
+const { frame, report } = loaded;
+const summary = summarize(frame, { qcThreshold });
+pl.Config.setTblRows(100);
+
+const qcName = `days_qc (NEE_QC >= ${qcThreshold})`;
+const pretty = (df: pl.DataFrame) => df.rename({ days_qc: qcName }).toString();
+console.log("== load report ==");
+console.log(formatLoadReport(report));
+console.log(
+  "\ndays = site-days in the table; days_nee = days with NEE; " +
+    `days_qc = days with NEE and NEE_QC >= ${qcThreshold}`,
+);
+console.log("\n== per IGBP class ==");
+console.log(pretty(summary.byIgbp));
+console.log("\n== per Köppen main group ==");
+console.log(pretty(summary.byKoppen));
+console.log("\n== total ==");
+console.log(pretty(summary.total));
+console.log(`\n${DATA_ATTRIBUTION}`);
