@@ -1,0 +1,212 @@
+/**
+ * Figures of the data themselves (before any model): where the sites are, how many per class, one
+ * site's year of drivers and fluxes, and how the daily NEE QC is distributed. All are vega-lite specs
+ * with their data inline; render them with `renderSvg` from `./figures.ts`.
+ *
+ * @module
+ */
+import pl from "polars";
+import world from "world-atlas/land-110m.json" with { type: "json" };
+import type { Site } from "../data/sites.ts";
+import type { FigureSpec } from "./figures.ts";
+
+/**
+ * The sites on a world outline (Natural Earth 1:110m land, from the world-atlas package), coloured
+ * by a field of the site table (IGBP by default) or by the split each site belongs to.
+ *
+ * @example
+ * ```ts
+ * import { siteMapSpec } from "./data_figures.ts";
+ * const spec = siteMapSpec([], { colorBy: "IGBP" });
+ * ```
+ */
+export function siteMapSpec(
+  sites: readonly Site[],
+  options: { colorBy?: "IGBP" | "KOPPEN_MAIN"; groups?: Record<string, string>; width?: number } =
+    {},
+): FigureSpec {
+  const colorBy = options.colorBy ?? "IGBP";
+  const values = sites.map((s) => ({
+    site: s.SITE_ID,
+    lat: s.LAT,
+    lon: s.LON,
+    IGBP: s.IGBP,
+    KOPPEN_MAIN: s.KOPPEN_MAIN,
+    group: options.groups?.[s.SITE_ID] ?? "",
+  }));
+  const field = options.groups ? "group" : colorBy;
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    width: options.width ?? 720,
+    height: (options.width ?? 720) / 2,
+    projection: { type: "equalEarth" },
+    layer: [
+      {
+        data: { values: world, format: { type: "topojson", feature: "land" } },
+        mark: { type: "geoshape", fill: "#e8e8e8", stroke: "#bbbbbb", strokeWidth: 0.5 },
+      },
+      {
+        data: { values },
+        mark: { type: "circle", size: 28, opacity: 0.85, stroke: "white", strokeWidth: 0.5 },
+        encoding: {
+          longitude: { field: "lon", type: "quantitative" },
+          latitude: { field: "lat", type: "quantitative" },
+          color: {
+            field,
+            type: "nominal",
+            title: options.groups ? "split" : colorBy,
+            scale: { scheme: "tableau20" },
+          },
+          tooltip: [
+            { field: "site" },
+            { field: "IGBP" },
+            { field: "KOPPEN_MAIN", title: "Köppen" },
+          ],
+        },
+      },
+    ],
+  } as unknown as FigureSpec;
+}
+
+/**
+ * Bar charts of sites and days per class from the frames of `summarize()` (lib/data/report.ts):
+ * one panel per class table, bars of days with NEE QC >= the threshold stacked on all days.
+ *
+ * @example
+ * ```ts
+ * import { classCountsSpec } from "./data_figures.ts";
+ * const spec = classCountsSpec([{ class: "ENF", kind: "IGBP", sites: 2, days: 700, qcDays: 500 }]);
+ * ```
+ */
+export function classCountsSpec(
+  rows: readonly { class: string; kind: string; sites: number; days: number; qcDays: number }[],
+  options: { qcThreshold?: number } = {},
+): FigureSpec {
+  const qc = options.qcThreshold ?? 0.8;
+  const values = rows.flatMap((r) => [
+    { class: r.class, kind: r.kind, part: `NEE QC >= ${qc}`, days: r.qcDays },
+    { class: r.class, kind: r.kind, part: `NEE QC < ${qc} or missing`, days: r.days - r.qcDays },
+  ]);
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    data: { values },
+    facet: { column: { field: "kind", type: "nominal", title: null } },
+    spec: {
+      width: 300,
+      height: 220,
+      mark: "bar",
+      encoding: {
+        x: { field: "class", type: "nominal", sort: "-y", title: null },
+        y: { field: "days", type: "quantitative", aggregate: "sum", title: "site-days" },
+        color: { field: "part", type: "nominal", title: null },
+      },
+    },
+    resolve: { scale: { x: "independent" } },
+  } as unknown as FigureSpec;
+}
+
+const SERIES: { column: string; label: string }[] = [
+  { column: "TA_F", label: "TA_F (degC)" },
+  { column: "SW_IN_F", label: "SW_IN_F (W m-2)" },
+  { column: "VPD_F", label: "VPD_F (hPa)" },
+  { column: "GPP", label: "GPP (gC m-2 d-1)" },
+  { column: "RECO", label: "RECO (gC m-2 d-1)" },
+  { column: "NEE", label: "NEE (gC m-2 d-1)" },
+];
+
+/**
+ * One site's year of daily drivers and fluxes from the loader's frame, one panel per variable; days
+ * with NEE QC below the threshold are marked with a red tick.
+ *
+ * @example
+ * ```ts
+ * import { siteYearSpec } from "./data_figures.ts";
+ * // const spec = siteYearSpec(frame, { site: "FR-Pue", year: 2012 });
+ * ```
+ */
+export function siteYearSpec(
+  frame: pl.DataFrame,
+  options: { site: string; year: number; qcThreshold?: number },
+): FigureSpec {
+  const qc = options.qcThreshold ?? 0.8;
+  const start = new Date(Date.UTC(options.year, 0, 1));
+  const end = new Date(Date.UTC(options.year + 1, 0, 1));
+  const part = frame.filter(
+    pl.col("site").eq(pl.lit(options.site))
+      .and(pl.col("date").gtEq(pl.lit(start)))
+      .and(pl.col("date").lt(pl.lit(end))),
+  );
+  if (part.height === 0) {
+    throw new Error(`siteYearSpec: no rows for site ${options.site} in ${options.year}`);
+  }
+  const records = part.toRecords() as Record<string, unknown>[];
+  const values: Record<string, unknown>[] = [];
+  for (const r of records) {
+    const day = (r.date as Date).toISOString().slice(0, 10);
+    const good = typeof r.NEE_QC === "number" && r.NEE_QC >= qc;
+    for (const s of SERIES) {
+      const v = r[s.column];
+      if (typeof v === "number") values.push({ date: day, variable: s.label, value: v, good });
+    }
+  }
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: `${options.site}, ${options.year} (red ticks: NEE QC < ${qc})`,
+    data: { values },
+    facet: { row: { field: "variable", type: "nominal", title: null, sort: SERIES.map((s) => s.label) } },
+    spec: {
+      width: 640,
+      height: 90,
+      layer: [
+        {
+          mark: { type: "line", strokeWidth: 1, color: "#1f77b4" },
+          encoding: {
+            x: { field: "date", type: "temporal", title: null },
+            y: { field: "value", type: "quantitative", title: null },
+          },
+        },
+        {
+          transform: [{ filter: "!datum.good" }],
+          mark: { type: "tick", color: "#d62728", thickness: 1, size: 6 },
+          encoding: {
+            x: { field: "date", type: "temporal" },
+            y: { field: "value", type: "quantitative" },
+          },
+        },
+      ],
+    },
+    resolve: { scale: { y: "independent" } },
+  } as unknown as FigureSpec;
+}
+
+/**
+ * Histogram of the daily NEE QC (share of good half-hours) over all site-days that have NEE.
+ *
+ * @example
+ * ```ts
+ * import { qcHistogramSpec } from "./data_figures.ts";
+ * // const spec = qcHistogramSpec(frame);
+ * ```
+ */
+export function qcHistogramSpec(frame: pl.DataFrame, options: { bins?: number } = {}): FigureSpec {
+  const bins = options.bins ?? 20;
+  const qc = frame.getColumn("NEE_QC").toArray() as (number | null)[];
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of qc) {
+    if (v === null || !Number.isFinite(v)) continue;
+    counts[Math.min(bins - 1, Math.floor(v * bins))]++;
+  }
+  const values = counts.map((n, i) => ({ from: i / bins, to: (i + 1) / bins, days: n }));
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    data: { values },
+    width: 480,
+    height: 200,
+    mark: "bar",
+    encoding: {
+      x: { field: "from", type: "quantitative", bin: { binned: true, step: 1 / bins }, title: "daily NEE QC" },
+      x2: { field: "to" },
+      y: { field: "days", type: "quantitative", title: "site-days" },
+    },
+  } as unknown as FigureSpec;
+}
