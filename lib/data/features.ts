@@ -1,0 +1,280 @@
+/**
+ * Daily features: one row per site-day with every dynamic feature, MODIS flags and the targets.
+ *
+ * Dynamic features:
+ * - TA_F, SW_IN_F, VPD_F: tower meteorology as loaded;
+ * - LAI, EVI: MODIS, monthly -> daily (see modis.ts), null before MODIS (flag columns
+ *   LAI_MISSING/EVI_MISSING = 1);
+ * - SW_POT (W m-2) and DAY_LENGTH (h) from latitude and day of year (see solar.ts);
+ * - DOY_SIN, DOY_COS: sin/cos(2 pi doy / days in year).
+ *
+ * Named feature sets ({@link FEATURE_SETS}) choose the dynamic columns: `minimal` (meteorology +
+ * LAI/EVI + calendar) and `meteo` (the same without LAI/EVI). Both use every static descriptor.
+ *
+ * @module
+ */
+import pl from "polars";
+import { z } from "zod";
+import {
+  emptyModisReport,
+  interpolateModis,
+  type ModisInterpolationOptions,
+  type ModisMonthly,
+  type ModisReport,
+} from "./modis.ts";
+import { dayLength, potentialShortwave } from "./solar.ts";
+
+/** Dynamic feature names of each feature set. */
+export const FEATURE_SETS = {
+  minimal: ["TA_F", "SW_IN_F", "VPD_F", "LAI", "EVI", "SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"],
+  meteo: ["TA_F", "SW_IN_F", "VPD_F", "SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"],
+} as const;
+/** The name of a feature set. */
+export const FeatureSetSchema = z.enum(["minimal", "meteo"]);
+/** The name of a feature set. */
+export type FeatureSet = z.infer<typeof FeatureSetSchema>;
+
+/** Every dynamic column of the feature table (a superset of every feature set). */
+export const DYNAMIC_COLUMNS = [
+  "TA_F",
+  "SW_IN_F",
+  "VPD_F",
+  "LAI",
+  "EVI",
+  "SW_POT",
+  "DAY_LENGTH",
+  "DOY_SIN",
+  "DOY_COS",
+] as const;
+
+/** Columns the loader's frame must have (ARCHITECTURE.md). */
+export const FRAME_COLUMNS = [
+  "site",
+  "date",
+  "TA_F",
+  "SW_IN_F",
+  "VPD_F",
+  "NEE",
+  "NEE_QC",
+  "GPP",
+  "RECO",
+] as const;
+
+/** The fields of a `Site` that features use. */
+export interface FeatureSite {
+  SITE_ID: string;
+  LAT: number | null;
+}
+
+/** What {@link buildFeatures} did. */
+export interface FeatureReport {
+  rows: number;
+  sites: number;
+  /** Null count per dynamic column. */
+  nulls: Record<string, number>;
+  /** MODIS interpolation reasons per variable (days). */
+  modis: ModisReport;
+  /** Sites with no MODIS file or value. */
+  sitesWithoutModis: string[];
+}
+
+/** Row ranges of each site in a frame sorted by site then date. */
+export interface SiteRuns {
+  sites: string[];
+  /** start[i]..start[i+1] are the rows of sites[i]; length sites + 1. */
+  start: Int32Array;
+}
+
+/**
+ * Find the contiguous row range of every site; throws when the frame is not sorted by site then
+ * date, naming the row.
+ *
+ * @example
+ * ```ts
+ * import { siteRuns } from "./features.ts";
+ * const runs = siteRuns(frame);
+ * ```
+ */
+export function siteRuns(frame: pl.DataFrame): SiteRuns {
+  const site = frame.getColumn("site").toArray() as string[];
+  const days = frame.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
+  const sites: string[] = [];
+  const starts: number[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < site.length; i++) {
+    if (i === 0 || site[i] !== site[i - 1]) {
+      if (seen.has(site[i])) {
+        throw new Error(
+          `frame row ${i}: site ${site[i]} appears in two separate runs (not sorted)`,
+        );
+      }
+      seen.add(site[i]);
+      sites.push(site[i]);
+      starts.push(i);
+    } else if (days[i] <= days[i - 1]) {
+      throw new Error(`frame row ${i}: site ${site[i]}: date not strictly after the previous row`);
+    }
+  }
+  starts.push(site.length);
+  return { sites, start: Int32Array.from(starts) };
+}
+
+/** Year of a day number (days since 1970-01-01), civil-from-days arithmetic (H. Hinnant). */
+function yearOf(epochDay: number): number {
+  const z = epochDay + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  return yoe + era * 400 + (mp >= 10 ? 1 : 0);
+}
+
+/**
+ * Day of year (1-366) and the length of that year, for a day number (days since 1970-01-01).
+ *
+ * @example
+ * ```ts
+ * import { dayOfYear } from "./features.ts";
+ * dayOfYear(15400); // { doy: 61, daysInYear: 366 } (2012-03-01)
+ * ```
+ */
+export function dayOfYear(epochDay: number): { doy: number; daysInYear: number } {
+  const y = yearOf(epochDay);
+  const jan1 = Math.round(Date.UTC(y, 0, 1) / 86400000);
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return { doy: epochDay - jan1 + 1, daysInYear: leap ? 366 : 365 };
+}
+
+/**
+ * Build the per-day feature table from the loader's frame.
+ *
+ * Output columns: site, date, every {@link DYNAMIC_COLUMNS}, LAI_MISSING, EVI_MISSING (0/1),
+ * GPP, RECO, NEE, NEE_QC; same rows and order as `frame`.
+ *
+ * @example
+ * ```ts
+ * import { buildFeatures } from "./features.ts";
+ * import { loadModisMonthly } from "./modis.ts";
+ * const { monthly } = loadModisMonthly(paths.metafluxMonthly, sites.map((s) => s.SITE_ID));
+ * const { table, report } = buildFeatures(frame, sites, { modis: monthly });
+ * ```
+ */
+export function buildFeatures(
+  frame: pl.DataFrame,
+  sites: readonly FeatureSite[],
+  options: { modis: Map<string, ModisMonthly> } & ModisInterpolationOptions,
+): { table: pl.DataFrame; runs: SiteRuns; report: FeatureReport } {
+  for (const c of FRAME_COLUMNS) {
+    if (!frame.columns.includes(c)) throw new Error(`buildFeatures: the frame has no column ${c}`);
+  }
+  const runs = siteRuns(frame);
+  const n = frame.height;
+  const days = frame.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
+  const lat = new Map(sites.map((s) => [s.SITE_ID, s.LAT]));
+  const swPot = new Float64Array(n);
+  const dayLen = new Float64Array(n);
+  const doySin = new Float64Array(n);
+  const doyCos = new Float64Array(n);
+  const lai = new Float64Array(n);
+  const evi = new Float64Array(n);
+  const modisReport = emptyModisReport();
+  const sitesWithoutModis: string[] = [];
+  runs.sites.forEach((site, k) => {
+    const from = runs.start[k], to = runs.start[k + 1];
+    const phi = lat.get(site);
+    if (phi === undefined) throw new Error(`buildFeatures: site ${site} is not in the site table`);
+    if (phi === null) throw new Error(`site table, site ${site}, column LAT: missing`);
+    // the solar terms depend on (day of year, year length) only: compute each once per site
+    const memo = new Map<number, [number, number]>();
+    for (let i = from; i < to; i++) {
+      const { doy, daysInYear } = dayOfYear(days[i]);
+      const key = doy * 1000 + daysInYear;
+      let v = memo.get(key);
+      if (!v) {
+        v = [potentialShortwave(phi, doy, { daysInYear }), dayLength(phi, doy, { daysInYear })];
+        memo.set(key, v);
+      }
+      swPot[i] = v[0];
+      dayLen[i] = v[1];
+      const a = (2 * Math.PI * doy) / daysInYear;
+      doySin[i] = Math.sin(a);
+      doyCos[i] = Math.cos(a);
+    }
+    const m = options.modis.get(site);
+    if (!m) sitesWithoutModis.push(site);
+    const siteDays = days.subarray(from, to);
+    const opts = { maxGapMonths: options.maxGapMonths, report: modisReport };
+    lai.set(interpolateModis(m, "LAI", siteDays, opts), from);
+    evi.set(interpolateModis(m, "EVI", siteDays, opts), from);
+  });
+  const flag = (a: Float64Array) => {
+    const out = new Int8Array(a.length);
+    for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) out[i] = 1;
+    return out;
+  };
+  const computed = pl.DataFrame({
+    LAI: lai,
+    EVI: evi,
+    SW_POT: swPot,
+    DAY_LENGTH: dayLen,
+    DOY_SIN: doySin,
+    DOY_COS: doyCos,
+    LAI_MISSING: flag(lai),
+    EVI_MISSING: flag(evi),
+  }).withColumns(pl.col("LAI").fillNan(pl.lit(null)), pl.col("EVI").fillNan(pl.lit(null)));
+  const base = frame.select(
+    pl.col("site"),
+    pl.col("date"),
+    ...["TA_F", "SW_IN_F", "VPD_F", "GPP", "RECO", "NEE", "NEE_QC"].map((c) =>
+      pl.col(c).cast(pl.Float64)
+    ),
+  );
+  const table = pl.concat([base, computed], { how: "horizontal" }).select(
+    "site",
+    "date",
+    ...DYNAMIC_COLUMNS,
+    "LAI_MISSING",
+    "EVI_MISSING",
+    "GPP",
+    "RECO",
+    "NEE",
+    "NEE_QC",
+  );
+  const nulls: Record<string, number> = {};
+  for (const c of DYNAMIC_COLUMNS) nulls[c] = table.getColumn(c).nullCount();
+  return {
+    table,
+    runs,
+    report: { rows: n, sites: runs.sites.length, nulls, modis: modisReport, sitesWithoutModis },
+  };
+}
+
+/**
+ * Rows [from, to) of several columns as one row-major Float32Array ([to - from, F], NaN = null),
+ * in the order of `names`.
+ *
+ * @example
+ * ```ts
+ * import { siteMatrix } from "./features.ts";
+ * const cols = { TA_F: new Float64Array([1, 2, 3]), VPD_F: new Float64Array([4, 5, 6]) };
+ * const m = siteMatrix(cols, ["TA_F", "VPD_F"], { from: 1, to: 3 }); // [2, 5, 3, 6]
+ * ```
+ */
+export function siteMatrix(
+  columns: Record<string, Float64Array>,
+  names: readonly string[],
+  range: { from: number; to: number },
+): Float32Array {
+  const { from, to } = range;
+  const F = names.length;
+  const out = new Float32Array((to - from) * F);
+  names.forEach((name, f) => {
+    const col = columns[name];
+    if (!col) throw new Error(`siteMatrix: no column ${name}`);
+    for (let i = from; i < to; i++) out[(i - from) * F + f] = col[i];
+  });
+  return out;
+}

@@ -1,0 +1,261 @@
+/**
+ * MODIS LAI and EVI from the MetaFlux monthly files (`metaflux_monthly/<SITE>_MM.csv`), interpolated
+ * to days.
+ *
+ * Rule (per site and variable):
+ * - each monthly value is placed on the 15th of its month (the "mid-month point"); on that day the
+ *   daily value equals the monthly value exactly;
+ * - between two consecutive mid-month points that both have a value the daily value is linear in
+ *   time; when months are missing in between, the gap is bridged linearly only if at most
+ *   `maxGapMonths` months are missing (default 2), else the days in between are null (`gap`);
+ * - from the 1st of the first month with a value to its 15th, and from the 15th of the last month
+ *   with a value to its end, the value is held constant (`held`);
+ * - before the first month with a value, the day is null (`beforeFirst`). MODIS starts in
+ *   2000-02 (EVI) and 2001-01 (LAI, as published in MetaFlux), so every tower day before that is
+ *   null; the same reason covers sites whose MODIS record starts later. After the last month with
+ *   a value the day is null (`afterLast`). A site with no file or no value is null (`noData`).
+ *
+ * Every null is flagged (`LAI_MISSING`/`EVI_MISSING` = 1 in the feature table) and counted by
+ * reason in {@link ModisReport}.
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** The MODIS variables used as features. */
+export const MODIS_VARIABLES = ["LAI", "EVI"] as const;
+/** One of {@link MODIS_VARIABLES}. */
+export type ModisVariable = typeof MODIS_VARIABLES[number];
+
+/** Monthly values of one site: month keys `YYYYMM` -> value (null = missing). */
+export interface ModisMonthly {
+  site: string;
+  months: number[]; // YYYYMM, ascending
+  LAI: (number | null)[];
+  EVI: (number | null)[];
+}
+
+/** Why a daily value is what it is. */
+export type ModisReason =
+  | "exact"
+  | "interpolated"
+  | "held"
+  | "gap"
+  | "beforeFirst"
+  | "afterLast"
+  | "noData";
+
+/** Counts of days per reason, per variable. */
+export type ModisReport = Record<ModisVariable, Record<ModisReason, number>>;
+
+/** Options of the interpolation. */
+export interface ModisInterpolationOptions {
+  /** Most missing months bridged linearly between two values (default 2). */
+  maxGapMonths?: number;
+}
+
+function parseValue(raw: string, where: string): number | null {
+  const s = raw.trim();
+  if (s === "" || s.toLowerCase() === "nan" || s === "-9999") return null;
+  const v = Number(s);
+  if (!Number.isFinite(v)) throw new Error(`${where}: not a number: "${raw}"`);
+  return v;
+}
+
+/**
+ * Read a MetaFlux monthly CSV (one or several sites; the `Site` column names them, else `site`
+ * must be given). Only TIMESTAMP, Site, LAI and EVI are read.
+ *
+ * @example
+ * ```ts
+ * import { readModisMonthlyFile } from "./modis.ts";
+ * const [lox] = readModisMonthlyFile("../shared/data/metaflux_monthly/AU-Lox_MM.csv");
+ * ```
+ */
+export function readModisMonthlyFile(
+  path: string,
+  options: { site?: string } = {},
+): ModisMonthly[] {
+  const lines = Deno.readTextFileSync(path).split("\n");
+  const header = lines[0].replace(/^\uFEFF/, "").replace(/\r$/, "").split(",");
+  const col = (name: string, required: boolean) => {
+    const i = header.indexOf(name);
+    if (i < 0 && required) throw new Error(`${path}, line 1: no column ${name}`);
+    return i;
+  };
+  const iTs = col("TIMESTAMP", true), iSite = col("Site", false);
+  const iLai = col("LAI", true), iEvi = col("EVI", true);
+  const bySite = new Map<string, ModisMonthly>();
+  for (let li = 1; li < lines.length; li++) {
+    const line = lines[li].replace(/\r$/, "");
+    if (line.trim() === "") continue;
+    const where = `${path}, line ${li + 1}`;
+    if (line.includes('"')) throw new Error(`${where}: quoted cells are not supported`);
+    const cells = line.split(",");
+    if (cells.length !== header.length) {
+      throw new Error(`${where}: ${cells.length} cells, the header has ${header.length}`);
+    }
+    const ts = cells[iTs].trim();
+    const month = Number(ts.slice(4, 6));
+    if (!/^\d{6}$/.test(ts) || month < 1 || month > 12) {
+      throw new Error(`${where}, column TIMESTAMP: "${ts}" is not YYYYMM`);
+    }
+    const site = (iSite >= 0 ? cells[iSite].trim() : "") || options.site;
+    if (!site) throw new Error(`${where}: no Site column and no site given`);
+    let entry = bySite.get(site);
+    if (!entry) {
+      entry = { site, months: [], LAI: [], EVI: [] };
+      bySite.set(site, entry);
+    }
+    entry.months.push(Number(ts));
+    entry.LAI.push(parseValue(cells[iLai], `${where}, column LAI`));
+    entry.EVI.push(parseValue(cells[iEvi], `${where}, column EVI`));
+  }
+  for (const entry of bySite.values()) {
+    for (let i = 1; i < entry.months.length; i++) {
+      if (entry.months[i] <= entry.months[i - 1]) {
+        throw new Error(
+          `${path}: site ${entry.site}: TIMESTAMP not strictly ascending at ${entry.months[i]}`,
+        );
+      }
+    }
+  }
+  return [...bySite.values()];
+}
+
+/**
+ * Read `<SITE>_MM.csv` for each site from a MetaFlux folder. Sites without a file are returned
+ * in `missing` (their days will be null, reason `noData`).
+ *
+ * @example
+ * ```ts
+ * import { loadModisMonthly } from "./modis.ts";
+ * const { monthly, missing } = loadModisMonthly("../shared/data/metaflux_monthly", ["FR-Pue"]);
+ * ```
+ */
+export function loadModisMonthly(
+  dir: string,
+  sites: readonly string[],
+): { monthly: Map<string, ModisMonthly>; missing: string[] } {
+  const monthly = new Map<string, ModisMonthly>();
+  const missing: string[] = [];
+  for (const site of sites) {
+    const path = join(dir, `${site}_MM.csv`);
+    let found: ModisMonthly[];
+    try {
+      found = readModisMonthlyFile(path, { site });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        missing.push(site);
+        continue;
+      }
+      throw error;
+    }
+    const entry = found.find((m) => m.site === site) ?? found[0];
+    if (entry) monthly.set(site, { ...entry, site });
+    else missing.push(site);
+  }
+  return { monthly, missing };
+}
+
+/** Days since 1970-01-01 of a UTC calendar date. */
+export function epochDay(year: number, month: number, day: number): number {
+  return Math.round(Date.UTC(year, month - 1, day) / 86400000);
+}
+
+function monthIndex(yyyymm: number): number {
+  return Math.floor(yyyymm / 100) * 12 + (yyyymm % 100) - 1;
+}
+
+/** An empty report. */
+export function emptyModisReport(): ModisReport {
+  const zero = (): Record<ModisReason, number> => ({
+    exact: 0,
+    interpolated: 0,
+    held: 0,
+    gap: 0,
+    beforeFirst: 0,
+    afterLast: 0,
+    noData: 0,
+  });
+  return { LAI: zero(), EVI: zero() };
+}
+
+/**
+ * Interpolate one site's monthly values to the given days (days since 1970-01-01, any order).
+ * Returns a Float64Array with NaN where null, and adds the reasons to `report`.
+ *
+ * @example
+ * ```ts
+ * import { epochDay, interpolateModis, emptyModisReport } from "./modis.ts";
+ * const m = { site: "X", months: [200101, 200102], LAI: [1, 2], EVI: [0.2, 0.3] };
+ * const report = emptyModisReport();
+ * const lai = interpolateModis(m, "LAI", [epochDay(2001, 1, 15), epochDay(2001, 2, 15)], { report });
+ * // lai = [1, 2]
+ * ```
+ */
+export function interpolateModis(
+  monthly: ModisMonthly | undefined,
+  variable: ModisVariable,
+  days: ArrayLike<number>,
+  options: ModisInterpolationOptions & { report?: ModisReport } = {},
+): Float64Array {
+  const maxGap = options.maxGapMonths ?? 2;
+  const counts = options.report?.[variable];
+  const out = new Float64Array(days.length).fill(NaN);
+  const points: { t: number; m: number; v: number }[] = [];
+  if (monthly) {
+    const values = monthly[variable];
+    monthly.months.forEach((ym, i) => {
+      const v = values[i];
+      if (v !== null && Number.isFinite(v)) {
+        points.push({ t: epochDay(Math.floor(ym / 100), ym % 100, 15), m: monthIndex(ym), v });
+      }
+    });
+  }
+  if (points.length === 0) {
+    if (counts) counts.noData += days.length;
+    return out;
+  }
+  const first = points[0];
+  const last = points[points.length - 1];
+  const firstStart = first.t - 14; // the 1st of the first month
+  const lastYm = last.m;
+  const lastEnd = epochDay(Math.floor(lastYm / 12), (lastYm % 12) + 2, 1) - 1; // last day of that month
+  const times = points.map((p) => p.t);
+  for (let i = 0; i < days.length; i++) {
+    const t = days[i];
+    let reason: ModisReason;
+    if (t < firstStart) reason = "beforeFirst";
+    else if (t > lastEnd) reason = "afterLast";
+    else if (t <= first.t) {
+      out[i] = first.v;
+      reason = t === first.t ? "exact" : "held";
+    } else if (t >= last.t) {
+      out[i] = last.v;
+      reason = t === last.t ? "exact" : "held";
+    } else {
+      // binary search: largest k with times[k] <= t
+      let lo = 0, hi = times.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (times[mid] <= t) lo = mid;
+        else hi = mid - 1;
+      }
+      const a = points[lo];
+      if (a.t === t) {
+        out[i] = a.v;
+        reason = "exact";
+      } else {
+        const b = points[lo + 1];
+        if (b.m - a.m - 1 > maxGap) reason = "gap";
+        else {
+          out[i] = a.v + ((b.v - a.v) * (t - a.t)) / (b.t - a.t);
+          reason = "interpolated";
+        }
+      }
+    }
+    if (counts) counts[reason]++;
+  }
+  return out;
+}

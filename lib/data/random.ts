@@ -1,0 +1,89 @@
+/**
+ * A small seeded pseudo-random generator (mulberry32) and helpers, so that splits, shuffles and
+ * support sets are reproducible from one integer seed.
+ *
+ * @module
+ */
+
+/** A function returning uniform numbers in [0, 1). */
+export type Rng = () => number;
+
+/**
+ * Create a seeded generator (mulberry32, 32-bit state).
+ *
+ * @example
+ * ```ts
+ * import { seededRng } from "./random.ts";
+ * const rng = seededRng(42);
+ * const u = rng(); // same value for the same seed, every run
+ * ```
+ */
+export function seededRng(seed: number): Rng {
+  let state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Derive a seed from a base seed and a string (FNV-1a), for independent reproducible streams.
+ *
+ * @example
+ * ```ts
+ * import { deriveSeed } from "./random.ts";
+ * const s = deriveSeed(42, "split:koppen:C");
+ * ```
+ */
+export function deriveSeed(seed: number, label: string): number {
+  let h = (0x811c9dc5 ^ Math.trunc(seed)) >>> 0;
+  for (let i = 0; i < label.length; i++) {
+    h ^= label.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * Fisher-Yates shuffle of a copy of `items`.
+ *
+ * @example
+ * ```ts
+ * import { seededRng, shuffled } from "./random.ts";
+ * const order = shuffled([1, 2, 3, 4], seededRng(1));
+ * ```
+ */
+export function shuffled<T>(items: readonly T[], rng: Rng): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const tmp = out[i];
+    out[i] = out[j];
+    out[j] = tmp;
+  }
+  return out;
+}
+
+/**
+ * A random permutation of 0..n-1 as an Int32Array.
+ *
+ * @example
+ * ```ts
+ * import { permutation, seededRng } from "./random.ts";
+ * const p = permutation(10, seededRng(3));
+ * ```
+ */
+export function permutation(n: number, rng: Rng): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const tmp = out[i];
+    out[i] = out[j];
+    out[j] = tmp;
+  }
+  return out;
+}

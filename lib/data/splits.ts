@@ -1,0 +1,164 @@
+/**
+ * Site splits for zero-shot evaluation: a site is either in train or in test, never both.
+ *
+ * - `koppen`: stratified by Köppen main group, 80/20 per group;
+ * - `igbp`: stratified by IGBP class, 80/20 per class, 50/50 for classes with at most
+ *   `smallClassMax` (10) sites, as in CarbonBench;
+ * - `kfold`: k-fold site cross-validation (default 5), stratified by Köppen main group or IGBP:
+ *   within each class, sites are shuffled and dealt to folds in turn; fold `fold` is the test set.
+ *
+ * In each class of n sites the test count is round(n * fraction), kept between 1 and n - 1 when
+ * n >= 2 (a class of one site stays in train). All randomness comes from `seed`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { deriveSeed, seededRng, shuffled } from "./random.ts";
+import { writeJsonAtomic } from "./scaler.ts";
+
+/** How a split is made. */
+export const SplitSpecSchema = z.object({
+  kind: z.enum(["koppen", "igbp", "kfold"]).default("koppen"),
+  seed: z.number().int().default(42),
+  /** Test fraction for koppen/igbp. */
+  testFraction: z.number().gt(0).lt(1).default(0.2),
+  /** igbp: classes with at most this many sites are split 50/50. */
+  smallClassMax: z.number().int().nonnegative().default(10),
+  /** kfold: number of folds and the fold used as test. */
+  k: z.number().int().min(2).default(5),
+  fold: z.number().int().nonnegative().default(0),
+  /** kfold: the class used for stratification. */
+  stratify: z.enum(["koppen", "igbp"]).default("koppen"),
+});
+/** How a split is made. */
+export type SplitSpec = z.infer<typeof SplitSpecSchema>;
+
+/** A site split, saved as JSON. */
+export const SplitSchema = z.object({
+  kind: z.enum(["koppen", "igbp", "kfold"]),
+  seed: z.number().int(),
+  spec: SplitSpecSchema,
+  train: z.array(z.string()),
+  test: z.array(z.string()),
+  /** The class of every site used for stratification. */
+  strata: z.record(z.string(), z.string()),
+}).superRefine((s, ctx) => {
+  const train = new Set(s.train);
+  const both = s.test.filter((x) => train.has(x));
+  if (both.length > 0) {
+    ctx.addIssue({ code: "custom", message: `sites in both train and test: ${both.join(", ")}` });
+  }
+});
+/** A site split. */
+export type Split = z.infer<typeof SplitSchema>;
+
+/** The fields of a `Site` that splitting uses. */
+export interface SplitSite {
+  SITE_ID: string;
+  IGBP: string;
+  KOPPEN_MAIN: string;
+}
+
+function testCount(n: number, fraction: number): number {
+  if (n < 2) return 0;
+  return Math.min(n - 1, Math.max(1, Math.round(n * fraction)));
+}
+
+function groupBy(sites: readonly SplitSite[], key: "IGBP" | "KOPPEN_MAIN"): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const s of [...sites].sort((a, b) => a.SITE_ID.localeCompare(b.SITE_ID))) {
+    const g = groups.get(s[key]) ?? [];
+    g.push(s.SITE_ID);
+    groups.set(s[key], g);
+  }
+  return new Map([...groups.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * Make a split of `sites` (ids must be unique). The same sites and spec give the same split.
+ *
+ * @example
+ * ```ts
+ * import { makeSplit } from "./splits.ts";
+ * const split = makeSplit(sites, { kind: "igbp", seed: 7 });
+ * ```
+ */
+export function makeSplit(sites: readonly SplitSite[], spec: Partial<SplitSpec> = {}): Split {
+  const s = SplitSpecSchema.parse(spec);
+  const ids = sites.map((x) => x.SITE_ID);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) throw new Error(`makeSplit: site ${dup} appears twice`);
+  const stratKey = s.kind === "igbp" || (s.kind === "kfold" && s.stratify === "igbp")
+    ? "IGBP"
+    : "KOPPEN_MAIN";
+  const groups = groupBy(sites, stratKey);
+  const train: string[] = [];
+  const test: string[] = [];
+  if (s.kind === "kfold") {
+    if (s.fold >= s.k) throw new Error(`makeSplit: fold ${s.fold} must be < k = ${s.k}`);
+    // deal shuffled sites of each class to folds in turn, continuing where the last class ended,
+    // so that folds differ in size by at most one site
+    let next = 0;
+    for (const [cls, members] of groups) {
+      for (
+        const id of shuffled(members, seededRng(deriveSeed(s.seed, `kfold:${stratKey}:${cls}`)))
+      ) {
+        (next % s.k === s.fold ? test : train).push(id);
+        next++;
+      }
+    }
+  } else {
+    for (const [cls, members] of groups) {
+      const fraction = s.kind === "igbp" && members.length <= s.smallClassMax
+        ? 0.5
+        : s.testFraction;
+      const order = shuffled(members, seededRng(deriveSeed(s.seed, `${s.kind}:${cls}`)));
+      const nTest = testCount(members.length, fraction);
+      test.push(...order.slice(0, nTest));
+      train.push(...order.slice(nTest));
+    }
+  }
+  const strata: Record<string, string> = {};
+  for (const x of sites) strata[x.SITE_ID] = x[stratKey];
+  return SplitSchema.parse({
+    kind: s.kind,
+    seed: s.seed,
+    spec: s,
+    train: train.sort(),
+    test: test.sort(),
+    strata,
+  });
+}
+
+/**
+ * Save a split as JSON (atomic write).
+ *
+ * @example
+ * ```ts
+ * import { makeSplit, saveSplit } from "./splits.ts";
+ * await saveSplit("runs/x/split.json", makeSplit(sites, { kind: "koppen", seed: 1 }));
+ * ```
+ */
+export async function saveSplit(path: string, split: Split): Promise<void> {
+  await writeJsonAtomic(path, SplitSchema.parse(split));
+}
+
+/**
+ * Load and validate a split (rejects a file with a site in both train and test).
+ *
+ * @example
+ * ```ts
+ * import { loadSplit } from "./splits.ts";
+ * const split = await loadSplit("runs/x/split.json");
+ * ```
+ */
+export async function loadSplit(path: string): Promise<Split> {
+  const parsed = SplitSchema.safeParse(JSON.parse(await Deno.readTextFile(path)));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `${path}: invalid split at ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
+  }
+  return parsed.data;
+}
