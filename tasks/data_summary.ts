@@ -3,13 +3,26 @@
  * days with NEE QC >= 0.8 per IGBP class, per Köppen main group and in total, and the data
  * attribution.
  *
+ * With the daily source it then builds the dataset (features, windows, splits) for the Köppen and
+ * IGBP site-holdout splits and prints windows per split, sites per class per split and the rows
+ * dropped by each rule (`--no-windows` skips that part).
+ *
  * Usage: deno task data:summary [--source daily|official_dd] [--dir FOLDER] [--qc 0.8] [--no-cache]
+ *        [--no-windows] [--feature-set minimal|meteo] [--seed 42]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import pl from "polars";
-import { DATA_ATTRIBUTION, formatLoadReport, loadFluxnet, summarize } from "../lib/data/mod.ts";
+import {
+  buildDataset,
+  DATA_ATTRIBUTION,
+  formatDatasetSummary,
+  formatLoadReport,
+  loadFluxnet,
+  summarize,
+  summarizeDataset,
+} from "../lib/data/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -18,6 +31,9 @@ const { values } = parseArgs({
     dir: { type: "string" },
     qc: { type: "string", default: "0.8" },
     "no-cache": { type: "boolean", default: false },
+    "no-windows": { type: "boolean", default: false },
+    "feature-set": { type: "string", default: "minimal" },
+    seed: { type: "string", default: "42" },
   },
 });
 if (values.source !== "daily" && values.source !== "official_dd") {
@@ -59,4 +75,18 @@ console.log("\n== per Köppen main group ==");
 console.log(pretty(summary.byKoppen));
 console.log("\n== total ==");
 console.log(pretty(summary.total));
+
+if (values.source === "daily" && !values.dir && !values["no-windows"]) {
+  for (const kind of ["koppen", "igbp"] as const) {
+    const dataset = await buildDataset(
+      {
+        featureSet: values["feature-set"] as "minimal" | "meteo",
+        split: { kind, seed: Number(values.seed) },
+      },
+      { loaded },
+    );
+    console.log(`\n== dataset, ${kind} split (seed ${values.seed}) ==`);
+    console.log(formatDatasetSummary(dataset, summarizeDataset(dataset)));
+  }
+}
 console.log(`\n${DATA_ATTRIBUTION}`);
