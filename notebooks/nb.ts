@@ -33,10 +33,41 @@ export type NotebookConfig = z.infer<typeof NotebookConfigSchema>;
 
 const SMALL_SITES = [
   // every Köppen group and most IGBP classes, so that the small-mode splits stay meaningful
-  "FR-Pue", "AU-Lox", "CH-Dav", "DE-Tha", "US-MMS", "IT-Col", "BE-Bra", "AU-DaS", "US-Var", "CA-Oas",
-  "DE-Hai", "US-NR1", "BR-Sa1", "US-ARM", "DK-Sor", "RU-Fyo", "AT-Neu", "CN-Cng", "IT-Tor", "DE-Gri",
-  "US-Los", "NL-Hor", "GF-Guy", "AU-DaP", "US-SRM", "ES-LgS", "US-Wkg", "AU-Stp", "GL-ZaF", "US-Atq",
-  "CH-Fru", "RU-Cok", "DE-Geb", "US-Ne1", "IT-Ro2",
+  "FR-Pue",
+  "AU-Lox",
+  "CH-Dav",
+  "DE-Tha",
+  "US-MMS",
+  "IT-Col",
+  "BE-Bra",
+  "AU-DaS",
+  "US-Var",
+  "CA-Oas",
+  "DE-Hai",
+  "US-NR1",
+  "BR-Sa1",
+  "US-ARM",
+  "DK-Sor",
+  "RU-Fyo",
+  "AT-Neu",
+  "CN-Cng",
+  "IT-Tor",
+  "DE-Gri",
+  "US-Los",
+  "NL-Hor",
+  "GF-Guy",
+  "AU-DaP",
+  "US-SRM",
+  "ES-LgS",
+  "US-Wkg",
+  "AU-Stp",
+  "GL-ZaF",
+  "US-Atq",
+  "CH-Fru",
+  "RU-Cok",
+  "DE-Geb",
+  "US-Ne1",
+  "IT-Ro2",
 ];
 
 const DEFAULTS: Record<"small" | "full", NotebookConfig> = {
@@ -86,7 +117,9 @@ export async function notebookConfig(): Promise<NotebookConfig> {
   const mode = (raw.mode as "small" | "full" | undefined) ?? modeEnv;
   const result = NotebookConfigSchema.safeParse({ ...DEFAULTS[mode] ?? DEFAULTS.full, ...raw });
   if (!result.success) {
-    throw new Error(`notebook config ${file ?? `(mode ${mode})`}: ${z.prettifyError(result.error)}`);
+    throw new Error(
+      `notebook config ${file ?? `(mode ${mode})`}: ${z.prettifyError(result.error)}`,
+    );
   }
   return result.data;
 }
@@ -102,7 +135,7 @@ function jupyter(): Jupyter | undefined {
 /**
  * Show a vega-lite chart: the interactive spec for front ends that render vega-lite (JupyterLab,
  * VS Code) and its SVG for those that do not (GitHub, nbviewer, the classic notebook).
- * Outside a kernel it returns the SVG without displaying anything.
+ * Outside a kernel it renders the chart (so errors still surface) and displays nothing.
  *
  * @example
  * ```ts
@@ -110,8 +143,9 @@ function jupyter(): Jupyter | undefined {
  * await show({ data: { values: [{ a: 1 }] }, mark: "point", encoding: { x: { field: "a" } } });
  * ```
  */
-export async function show(spec: FigureSpec): Promise<string> {
-  const svg = await renderSvg(spec);
+export async function show(spec: FigureSpec): Promise<void> {
+  // one decimal is a tenth of a pixel: enough for the fallback image, and a third smaller
+  const svg = (await renderSvg(spec)).replace(/(\d+\.\d)\d+/g, "$1");
   const nb = jupyter();
   if (nb) {
     await nb.display(
@@ -119,7 +153,6 @@ export async function show(spec: FigureSpec): Promise<string> {
       { raw: true },
     );
   }
-  return svg;
 }
 
 /**

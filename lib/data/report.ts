@@ -73,6 +73,31 @@ export const DATA_ATTRIBUTION: string =
   "ONEFlux processing pipeline for eddy covariance data, Scientific Data 7:225, " +
   "doi:10.1038/s41597-020-0534-3; per-site dataset DOIs are in fluxnet2015/sites.csv (column DOI).";
 
+/**
+ * The attribution of a set of sites: Pastorello et al. (2020) and each site's dataset DOI, as a
+ * Markdown or plain-text list. Every place that shows results from these sites should carry it.
+ *
+ * @example
+ * ```ts
+ * import { loadFluxnet, siteCitations } from "./mod.ts";
+ * const { sites } = await loadFluxnet({ sites: ["FR-Pue"] });
+ * console.log(siteCitations(sites));
+ * ```
+ */
+export function siteCitations(
+  sites: readonly { SITE_ID: string; DOI: string | null }[],
+  options: { markdown?: boolean } = {},
+): string {
+  const ids = [...sites].sort((a, b) => a.SITE_ID.localeCompare(b.SITE_ID));
+  const items = ids.map((s) => {
+    if (!s.DOI) return `${s.SITE_ID} (no DOI in sites.csv)`;
+    return options.markdown
+      ? `${s.SITE_ID} [${s.DOI}](https://doi.org/${s.DOI})`
+      : `${s.SITE_ID} doi:${s.DOI}`;
+  });
+  return `${DATA_ATTRIBUTION}\nSites (${ids.length}): ${items.join("; ")}.`;
+}
+
 /** Per-group counts of the loaded table. */
 export interface Summary {
   /** One row per IGBP class: IGBP, sites, days, days_nee, days_qc. */

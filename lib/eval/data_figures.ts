@@ -8,11 +8,12 @@
 import pl from "polars";
 import world from "world-atlas/land-110m.json" with { type: "json" };
 import type { Site } from "../data/sites.ts";
+import type { Summary } from "../data/report.ts";
 import type { FigureSpec } from "./figures.ts";
 
 /**
  * The sites on a world outline (Natural Earth 1:110m land, from the world-atlas package), coloured
- * by a field of the site table (IGBP by default) or by the split each site belongs to.
+ * by IGBP class or Köppen group, with the marker shape showing a grouping (e.g. train/test split).
  *
  * @example
  * ```ts
@@ -34,7 +35,9 @@ export function siteMapSpec(
     KOPPEN_MAIN: s.KOPPEN_MAIN,
     group: options.groups?.[s.SITE_ID] ?? "",
   }));
-  const field = options.groups ? "group" : colorBy;
+  const shape = options.groups
+    ? { shape: { field: "group", type: "nominal", title: "split" } }
+    : {};
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     width: options.width ?? 720,
@@ -47,16 +50,19 @@ export function siteMapSpec(
       },
       {
         data: { values },
-        mark: { type: "circle", size: 28, opacity: 0.85, stroke: "white", strokeWidth: 0.5 },
+        mark: {
+          type: "point",
+          filled: true,
+          size: 30,
+          opacity: 0.85,
+          stroke: "white",
+          strokeWidth: 0.5,
+        },
         encoding: {
           longitude: { field: "lon", type: "quantitative" },
           latitude: { field: "lat", type: "quantitative" },
-          color: {
-            field,
-            type: "nominal",
-            title: options.groups ? "split" : colorBy,
-            scale: { scheme: "tableau20" },
-          },
+          color: { field: colorBy, type: "nominal", scale: { scheme: "tableau20" } },
+          ...shape,
           tooltip: [
             { field: "site" },
             { field: "IGBP" },
@@ -69,24 +75,28 @@ export function siteMapSpec(
 }
 
 /**
- * Bar charts of sites and days per class from the frames of `summarize()` (lib/data/report.ts):
- * one panel per class table, bars of days with NEE QC >= the threshold stacked on all days.
+ * Bar charts of site-days per IGBP class and per Köppen group from `summarize()` (lib/data), each
+ * bar split into days with NEE QC >= the summary's threshold and the rest.
  *
  * @example
  * ```ts
+ * import { loadFluxnet, summarize } from "../data/mod.ts";
  * import { classCountsSpec } from "./data_figures.ts";
- * const spec = classCountsSpec([{ class: "ENF", kind: "IGBP", sites: 2, days: 700, qcDays: 500 }]);
+ * // const spec = classCountsSpec(summarize((await loadFluxnet()).frame));
  * ```
  */
-export function classCountsSpec(
-  rows: readonly { class: string; kind: string; sites: number; days: number; qcDays: number }[],
-  options: { qcThreshold?: number } = {},
-): FigureSpec {
-  const qc = options.qcThreshold ?? 0.8;
-  const values = rows.flatMap((r) => [
-    { class: r.class, kind: r.kind, part: `NEE QC >= ${qc}`, days: r.qcDays },
-    { class: r.class, kind: r.kind, part: `NEE QC < ${qc} or missing`, days: r.days - r.qcDays },
-  ]);
+export function classCountsSpec(summary: Summary): FigureSpec {
+  const qc = summary.qcThreshold;
+  const values: Record<string, unknown>[] = [];
+  const add = (frame: pl.DataFrame, column: string, kind: string) => {
+    for (const r of frame.toRecords() as Record<string, unknown>[]) {
+      const days = Number(r.days), good = Number(r.days_qc);
+      values.push({ class: r[column], kind, part: `NEE QC >= ${qc}`, days: good });
+      values.push({ class: r[column], kind, part: `NEE QC < ${qc} or missing`, days: days - good });
+    }
+  };
+  add(summary.byIgbp, "IGBP", "IGBP class");
+  add(summary.byKoppen, "KOPPEN_MAIN", "Köppen main group");
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     data: { values },
@@ -140,20 +150,30 @@ export function siteYearSpec(
     throw new Error(`siteYearSpec: no rows for site ${options.site} in ${options.year}`);
   }
   const records = part.toRecords() as Record<string, unknown>[];
-  const values: Record<string, unknown>[] = [];
+  // inline CSV with short columns and rounded values keeps the spec small (notebooks embed it)
+  const lines = ["d,k,v,g"];
   for (const r of records) {
     const day = (r.date as Date).toISOString().slice(0, 10);
-    const good = typeof r.NEE_QC === "number" && r.NEE_QC >= qc;
-    for (const s of SERIES) {
+    const good = typeof r.NEE_QC === "number" && r.NEE_QC >= qc ? 1 : 0;
+    for (const [k, s] of SERIES.entries()) {
       const v = r[s.column];
-      if (typeof v === "number") values.push({ date: day, variable: s.label, value: v, good });
+      if (typeof v === "number") lines.push(`${day},${k},${Math.round(v * 1e3) / 1e3},${good}`);
     }
   }
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: `${options.site}, ${options.year} (red ticks: NEE QC < ${qc})`,
-    data: { values },
-    facet: { row: { field: "variable", type: "nominal", title: null, sort: SERIES.map((s) => s.label) } },
+    data: {
+      values: lines.join("\n"),
+      format: { type: "csv", parse: { d: "date", k: "number", v: "number", g: "number" } },
+    },
+    transform: [{
+      calculate: `[${SERIES.map((s) => JSON.stringify(s.label)).join(",")}][datum.k]`,
+      as: "variable",
+    }],
+    facet: {
+      row: { field: "variable", type: "nominal", title: null, sort: SERIES.map((s) => s.label) },
+    },
     spec: {
       width: 640,
       height: 90,
@@ -161,16 +181,16 @@ export function siteYearSpec(
         {
           mark: { type: "line", strokeWidth: 1, color: "#1f77b4" },
           encoding: {
-            x: { field: "date", type: "temporal", title: null },
-            y: { field: "value", type: "quantitative", title: null },
+            x: { field: "d", type: "temporal", title: null },
+            y: { field: "v", type: "quantitative", title: null },
           },
         },
         {
-          transform: [{ filter: "!datum.good" }],
+          transform: [{ filter: "datum.g == 0" }],
           mark: { type: "tick", color: "#d62728", thickness: 1, size: 6 },
           encoding: {
-            x: { field: "date", type: "temporal" },
-            y: { field: "value", type: "quantitative" },
+            x: { field: "d", type: "temporal" },
+            y: { field: "v", type: "quantitative" },
           },
         },
       ],
@@ -204,7 +224,12 @@ export function qcHistogramSpec(frame: pl.DataFrame, options: { bins?: number } 
     height: 200,
     mark: "bar",
     encoding: {
-      x: { field: "from", type: "quantitative", bin: { binned: true, step: 1 / bins }, title: "daily NEE QC" },
+      x: {
+        field: "from",
+        type: "quantitative",
+        bin: { binned: true, step: 1 / bins },
+        title: "daily NEE QC",
+      },
       x2: { field: "to" },
       y: { field: "days", type: "quantitative", title: "site-days" },
     },
