@@ -1,0 +1,217 @@
+/**
+ * Predictions in physical units (gC m-2 d-1) with GPP and RECO clipped at 0, for one model or an
+ * ensemble (one model per seed: the mean of the members and their population standard deviation,
+ * as `np.std`, which is 0 for a single member).
+ *
+ * Each window contributes its last `lossDays` days (the days it was trained on: `stride` in the
+ * dataset config), so that consecutive windows tile a site's record without overlap.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type Batch,
+  type BatchSource,
+  disposeBatch,
+  type FluxModel,
+  type TargetScale,
+} from "./contracts.ts";
+
+/** One predicted site-day (physical units). The `*_obs` are null where the target is missing. */
+export interface PredictedDay {
+  site: string;
+  /** ISO yyyy-mm-dd. */
+  date: string;
+  GPP: number;
+  RECO: number;
+  NEE: number;
+  GPP_sd: number;
+  RECO_sd: number;
+  NEE_sd: number;
+  GPP_obs: number | null;
+  RECO_obs: number | null;
+  NEE_obs: number | null;
+  /** The batch's NEE QC of the day, null when none of the three targets exists. */
+  NEE_QC: number | null;
+}
+
+/** Options of {@link predictEnsemble}. */
+export interface PredictOptions {
+  /** Days at the end of each window to report (the dataset's `stride`). */
+  lossDays: number;
+  /** Windows per forward pass (default 256). */
+  batchSize?: number;
+}
+
+/**
+ * A model's prediction for a batch in physical units, GPP and RECO clipped at 0: `[B, T, 3]`.
+ *
+ * @example
+ * ```ts ignore
+ * const phys = predictPhysical(model, batch, source.targetScale);
+ * ```
+ */
+export function predictPhysical(
+  model: FluxModel,
+  batch: Pick<Batch, "xDyn" | "xStatic" | "support">,
+  targetScale: TargetScale,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const pred = model.apply(
+      { xDyn: batch.xDyn, xStatic: batch.xStatic, support: batch.support },
+      { training: false },
+    );
+    return clipPhysical(pred, targetScale);
+  });
+}
+
+/**
+ * Un-standardize `[B, T, 3]` predictions and clip GPP and RECO (not NEE) at 0.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { clipPhysical } from "./predict.ts";
+ * const phys = clipPhysical(tf.tensor3d([[[-5, -5, -5]]]), { mean: [1, 1, 1], std: [1, 1, 1] });
+ * console.log(phys.arraySync()); // [[[0, 0, -4]]]
+ * ```
+ */
+export function clipPhysical(pred: tf.Tensor3D, targetScale: TargetScale): tf.Tensor3D {
+  return tf.tidy(() => {
+    const mean = tf.tensor1d(targetScale.mean).reshape([1, 1, 3]);
+    const std = tf.tensor1d(targetScale.std).reshape([1, 1, 3]);
+    const phys = tf.add(tf.mul(pred, std), mean);
+    const floor = tf.tensor1d([0, 0, -Infinity]).reshape([1, 1, 3]);
+    return tf.maximum(phys, floor) as tf.Tensor3D;
+  });
+}
+
+function addDays(iso: string, days: number): string {
+  const d = new Date(`${iso}T00:00:00Z`);
+  if (Number.isNaN(d.getTime())) throw new Error(`predict: bad window start date "${iso}"`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * Predict every window of a source with an ensemble (one or more models sharing the source's
+ * inputs): per site-day the member mean and population standard deviation, in physical units,
+ * GPP and RECO of each member clipped at 0 before averaging. Days already predicted by an earlier
+ * window are skipped (counted in `duplicates`).
+ *
+ * @example
+ * ```ts ignore
+ * const { days } = predictEnsemble(models, dataset.test, { lossDays: 15 });
+ * console.log(days[0].site, days[0].date, days[0].GPP, days[0].GPP_sd);
+ * ```
+ */
+export function predictEnsemble(
+  models: FluxModel[],
+  source: BatchSource,
+  options: PredictOptions,
+): { days: PredictedDay[]; duplicates: number; members: number } {
+  if (models.length === 0) throw new Error("predictEnsemble: no models");
+  const T = source.dims.window;
+  const lossDays = options.lossDays;
+  if (!Number.isInteger(lossDays) || lossDays < 1 || lossDays > T) {
+    throw new Error(`predictEnsemble: lossDays ${lossDays} must be in 1..${T}`);
+  }
+  const { mean: ym, std: ys } = source.targetScale;
+  const days: PredictedDay[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  const batchSize = options.batchSize ?? 256;
+  for (const batch of source.batches({ batchSize, shuffle: false, seed: 0 })) {
+    try {
+      const [meanT, sdT] = tf.tidy(() => {
+        const members = tf.stack(models.map((m) => predictPhysical(m, batch, source.targetScale)));
+        const { mean, variance } = tf.moments(members, 0);
+        return [mean, tf.sqrt(tf.relu(variance))];
+      });
+      const mean = meanT.dataSync();
+      const sd = sdT.dataSync();
+      tf.dispose([meanT, sdT]);
+      const y = batch.y.dataSync();
+      const mask = batch.mask.dataSync();
+      const qc = batch.qc.dataSync();
+      const B = batch.xDyn.shape[0];
+      for (let b = 0; b < B; b++) {
+        const site = batch.meta.site[b];
+        for (let t = T - lossDays; t < T; t++) {
+          const date = addDays(batch.meta.start[b], t);
+          const key = `${site}|${date}`;
+          if (seen.has(key)) {
+            duplicates++;
+            continue;
+          }
+          seen.add(key);
+          const i = (b * T + t) * 3;
+          const obs = (k: number) => (mask[i + k] > 0 ? y[i + k] * ys[k] + ym[k] : null);
+          const anyObs = mask[i] > 0 || mask[i + 1] > 0 || mask[i + 2] > 0;
+          days.push({
+            site,
+            date,
+            GPP: mean[i],
+            RECO: mean[i + 1],
+            NEE: mean[i + 2],
+            GPP_sd: sd[i],
+            RECO_sd: sd[i + 1],
+            NEE_sd: sd[i + 2],
+            GPP_obs: obs(0),
+            RECO_obs: obs(1),
+            NEE_obs: obs(2),
+            NEE_QC: anyObs ? qc[b * T + t] : null,
+          });
+        }
+      }
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+  return { days, duplicates, members: models.length };
+}
+
+/** Per-flux RMSE, R2 (1 - SSE/SST), bias and n over the days with an observation. */
+export interface QuickMetrics {
+  GPP: { rmse: number; r2: number; bias: number; n: number };
+  RECO: { rmse: number; r2: number; bias: number; n: number };
+  NEE: { rmse: number; r2: number; bias: number; n: number };
+}
+
+/**
+ * Pooled metrics of predicted days against their observations (physical units), for a run's
+ * metrics.json; the paper's per-site metrics are lib/eval's job.
+ *
+ * @example
+ * ```ts ignore
+ * const m = pooledMetrics(days);
+ * console.log(m.GPP.rmse, m.NEE.r2);
+ * ```
+ */
+export function pooledMetrics(days: PredictedDay[]): QuickMetrics {
+  const one = (k: "GPP" | "RECO" | "NEE") => {
+    const obsKey = `${k}_obs` as const;
+    let n = 0, so = 0, sse = 0, sb = 0;
+    for (const d of days) {
+      const o = d[obsKey];
+      if (o === null) continue;
+      n++;
+      so += o;
+      sse += (d[k] - o) ** 2;
+      sb += d[k] - o;
+    }
+    const mean = n ? so / n : 0;
+    let sst = 0;
+    for (const d of days) {
+      const o = d[obsKey];
+      if (o !== null) sst += (o - mean) ** 2;
+    }
+    return {
+      rmse: n ? Math.sqrt(sse / n) : NaN,
+      r2: sst > 0 ? 1 - sse / sst : NaN,
+      bias: n ? sb / n : NaN,
+      n,
+    };
+  };
+  return { GPP: one("GPP"), RECO: one("RECO"), NEE: one("NEE") };
+}

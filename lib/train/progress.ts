@@ -1,0 +1,202 @@
+/**
+ * Progress of a training run: a one-line terminal progress bar (stage, epoch, step, loss terms,
+ * ETA) with one summary line per epoch, and a live-updating display for Jupyter notebooks. Both
+ * are plain `onStep`/`onEpoch` callbacks for {@link trainModel}.
+ *
+ * @module
+ */
+import type { LossValues } from "./loss.ts";
+import type { EpochRecord, StepInfo } from "./trainer.ts";
+
+/** The callbacks {@link trainModel} accepts. */
+export interface ProgressCallbacks {
+  onStep: (info: StepInfo) => void;
+  onEpoch: (record: EpochRecord) => void;
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(2) : v.toFixed(4);
+}
+
+/** "1h02m", "3m05s", "12s". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const s = Math.round(seconds);
+  if (s >= 3600) {
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  }
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+/** "total 0.41 (data 0.39, balance 0.21, mse 0.40)". */
+export function formatLoss(v: LossValues): string {
+  return `total ${fmt(v.total)} (data ${fmt(v.data)}, balance ${fmt(v.balance)}, mse ${
+    fmt(v.mse)
+  })`;
+}
+
+/**
+ * One line summing up a finished epoch.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(formatEpoch(record));
+ * // main tamrl epoch 3/20 | train total 0.41 (...) | val total 0.39 (...) * best | 12s
+ * ```
+ */
+export function formatEpoch(r: EpochRecord): string {
+  const off = [
+    r.terms.balance ? "" : "balance off",
+    r.terms.qc ? "" : "qc off",
+    r.terms.classWeights ? "" : "class weights off",
+  ].filter(Boolean);
+  return [
+    `${r.stage} ${r.model} epoch ${r.epoch}/${r.epochs}`,
+    `lr ${r.lr.toExponential(1)}`,
+    `train ${formatLoss(r.train)}`,
+    r.val ? `val ${formatLoss(r.val)}` : "no val",
+    (r.improved ? "* best" : `best ${r.bestEpoch}`) + (r.earlyStop ? ", early stop" : ""),
+    ...(off.length ? [off.join(", ")] : []),
+    formatDuration(r.seconds),
+  ].join(" | ");
+}
+
+/** Seconds left in the current stage if every remaining epoch runs (an upper bound). */
+export function stageEta(info: StepInfo): number {
+  if (info.step === 0) return NaN;
+  const perStep = info.seconds / info.step;
+  const left = (info.steps - info.step) + (info.epochs - info.epoch) * info.steps;
+  return left * perStep;
+}
+
+/** Options of {@link terminalProgress}. */
+export interface TerminalProgressOptions {
+  /** Where text goes (default: stderr). */
+  write?: (text: string) => void;
+  /** Redraw one line with `\r` (default: whether stderr is a terminal). */
+  live?: boolean;
+  /** Bar width in characters (default 24). */
+  width?: number;
+}
+
+/**
+ * A terminal progress bar: a live line per step (when on a terminal) and a line per epoch.
+ *
+ * @example
+ * ```ts ignore
+ * const progress = terminalProgress();
+ * await trainModel(data, config, { ...options, ...progress });
+ * ```
+ */
+export function terminalProgress(options: TerminalProgressOptions = {}): ProgressCallbacks {
+  const encoder = new TextEncoder();
+  const write = options.write ?? ((t: string) => Deno.stderr.writeSync(encoder.encode(t)));
+  const live = options.live ?? Deno.stderr.isTerminal();
+  const width = options.width ?? 24;
+  let drawn = false;
+  let last = 0;
+  return {
+    onStep(info) {
+      if (!live) return;
+      const now = performance.now();
+      if (info.step < info.steps && now - last < 100) return;
+      last = now;
+      const done = Math.round((info.step / info.steps) * width);
+      const bar = "#".repeat(done) + "-".repeat(width - done);
+      const line = `[${info.stageIndex + 1}/${info.stages} ${info.model}] epoch ${info.epoch}/` +
+        `${info.epochs} [${bar}] ${info.step}/${info.steps} loss ${fmt(info.loss.total)} ` +
+        `(data ${fmt(info.loss.data)}, bal ${fmt(info.loss.balance)}) ETA <= ${
+          formatDuration(stageEta(info))
+        }`;
+      write(`\r${line}\x1b[K`);
+      drawn = true;
+    },
+    onEpoch(record) {
+      write(`${drawn ? "\r\x1b[K" : ""}${formatEpoch(record)}\n`);
+      drawn = false;
+    },
+  };
+}
+
+interface JupyterLike {
+  display(
+    obj: unknown,
+    options?: { raw?: boolean; update?: boolean; display_id?: string },
+  ): Promise<void>;
+}
+
+function jupyter(): JupyterLike | null {
+  try {
+    const deno = (globalThis as { Deno?: { jupyter?: JupyterLike } }).Deno;
+    return deno?.jupyter ?? null;
+  } catch {
+    return null; // outside a notebook, Deno.jupyter throws
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * A live display for Deno Jupyter notebooks: one table row per epoch (train and validation loss
+ * terms) and a status line, updated in place. Outside a notebook it prints epoch lines instead.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await trainModel(data, config, { ...options, ...notebookProgress() });
+ * ```
+ */
+export function notebookProgress(options: { everyMs?: number } = {}): ProgressCallbacks {
+  const nb = jupyter();
+  if (!nb) return terminalProgress({ live: false });
+  const id = `tamflux-progress-${crypto.randomUUID()}`;
+  const rows: EpochRecord[] = [];
+  let status = "starting";
+  let shown = false;
+  let last = 0;
+  const every = options.everyMs ?? 500;
+  const render = () => {
+    const cell = (v: number | undefined) => (v === undefined ? "" : fmt(v));
+    const body = rows.map((r) =>
+      `<tr><td>${r.stage}</td><td>${r.model}</td><td>${r.epoch}</td><td>${
+        cell(r.train.total)
+      }</td>` +
+      `<td>${cell(r.train.data)}</td><td>${cell(r.train.balance)}</td><td>${
+        cell(r.val?.total)
+      }</td>` +
+      `<td>${cell(r.val?.data)}</td><td>${cell(r.val?.balance)}</td><td>${
+        r.improved ? "*" : ""
+      }</td>` +
+      `<td>${r.seconds.toFixed(1)}</td></tr>`
+    ).join("");
+    const html = `<div><pre>${escapeHtml(status)}</pre><table><tr><th>stage</th><th>model</th>` +
+      `<th>epoch</th><th>train</th><th>data</th><th>balance</th><th>val</th><th>data</th>` +
+      `<th>balance</th><th>best</th><th>s</th></tr>${body}</table></div>`;
+    const bundle = { "text/html": html, "text/plain": status };
+    void nb.display(bundle, { raw: true, display_id: id, update: shown });
+    shown = true;
+  };
+  return {
+    onStep(info) {
+      const now = performance.now();
+      status =
+        `[${info.stageIndex + 1}/${info.stages} ${info.model}] epoch ${info.epoch}/${info.epochs}` +
+        ` step ${info.step}/${info.steps} loss ${fmt(info.loss.total)} ETA <= ${
+          formatDuration(stageEta(info))
+        }`;
+      if (now - last >= every) {
+        last = now;
+        render();
+      }
+    },
+    onEpoch(record) {
+      rows.push(record);
+      status = formatEpoch(record);
+      render();
+    },
+  };
+}

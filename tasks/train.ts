@@ -1,0 +1,247 @@
+/**
+ * `deno task train --config configs/<name>.json [--model lstm|ctlstm|tamlstm|tamrl|mlp]
+ *   [--seed N] [--resume] [--run-dir DIR]`
+ *
+ * Builds the dataset of the config, then trains one run per seed (all seeds of the config, or the
+ * one given) into `runs/<name>/<model>/seed<N>/` (or DIR, or DIR/seed<N> for several seeds):
+ * config.json, split.json, scaler.json, model.json, weights/, checkpoint.tfw, log.jsonl,
+ * metrics.json (validation), provenance.json. With several seeds, the ensemble's validation
+ * metrics go to `<parent>/ensemble.json`. Ctrl-C stops after the current step; `--resume`
+ * continues from the last finished epoch and ends where an unbroken run ends.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { useBackend } from "../lib/backend.ts";
+import { buildDataset } from "../lib/data/dataset.ts";
+import { PROJECT_ROOT } from "../lib/data/paths.ts";
+import { saveScaler } from "../lib/data/scaler.ts";
+import { saveSplit } from "../lib/data/splits.ts";
+import { buildModel, countParameters, transferPretrained } from "../lib/models/mod.ts";
+import {
+  exists,
+  type FluxModel,
+  gitCommit,
+  loadExperimentConfig,
+  loadRunModel,
+  MODEL_NAMES_FOR_CLI,
+  pooledMetrics,
+  predictEnsemble,
+  readJson,
+  runConfigHash,
+  type RunModelInfo,
+  runPaths,
+  terminalProgress,
+  trainModel,
+  withOverrides,
+  writeJson,
+} from "../lib/train/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    config: { type: "string" },
+    model: { type: "string" },
+    seed: { type: "string" },
+    resume: { type: "boolean", default: false },
+    "run-dir": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+const USAGE = "usage: deno task train --config configs/<name>.json [--model " +
+  MODEL_NAMES_FOR_CLI.join("|") + "] [--seed N] [--resume] [--run-dir DIR]";
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if (!values.config) {
+  console.error(`train: --config is required\n${USAGE}`);
+  Deno.exit(2);
+}
+if (values.model && !(MODEL_NAMES_FOR_CLI as readonly string[]).includes(values.model)) {
+  console.error(`train: unknown --model "${values.model}"\n${USAGE}`);
+  Deno.exit(2);
+}
+let seedArg: number | undefined;
+if (values.seed !== undefined) {
+  seedArg = Number(values.seed);
+  if (!Number.isInteger(seedArg) || seedArg < 0) {
+    console.error(`train: --seed must be a non-negative integer, got "${values.seed}"`);
+    Deno.exit(2);
+  }
+}
+
+const base = await loadExperimentConfig(values.config);
+const config = withOverrides(base, { model: values.model });
+const seeds = seedArg !== undefined ? [seedArg] : config.seeds;
+const model = config.model.name;
+const runDirOf = (seed: number) => {
+  if (values["run-dir"]) {
+    return seeds.length === 1 ? values["run-dir"] : join(values["run-dir"], `seed${seed}`);
+  }
+  return join(PROJECT_ROOT, "runs", config.name, model, `seed${seed}`);
+};
+
+// refuse to overwrite a run unless resuming
+for (const seed of seeds) {
+  const p = runPaths(runDirOf(seed));
+  if (!values.resume && (await exists(p.checkpoint) || await exists(p.log))) {
+    console.error(
+      `train: ${p.dir} already holds a run; continue it with --resume, or choose another ` +
+        `--run-dir (or remove the folder)`,
+    );
+    Deno.exit(1);
+  }
+}
+
+const started = new Date().toISOString();
+const backend = await useBackend(config.backend);
+const commit = await gitCommit(PROJECT_ROOT);
+console.error(`train: ${config.name} / ${model}, seeds [${seeds.join(", ")}], backend ${backend}`);
+
+const t0 = performance.now();
+const ds = await buildDataset(config.data);
+const datasetSeconds = (performance.now() - t0) / 1000;
+const windows = { train: ds.train.windows, val: ds.val.windows, test: ds.test.windows };
+console.error(
+  `dataset: ${ds.split.train.length} train sites, ${ds.split.test.length} test sites; windows ` +
+    `train ${windows.train}, val ${windows.val}, test ${windows.test}; ` +
+    `${ds.train.dims.nDyn} dynamic + ${ds.train.dims.nStatic} static features; ` +
+    `${datasetSeconds.toFixed(1)} s`,
+);
+
+const controller = new AbortController();
+const onSigint = () => {
+  if (controller.signal.aborted) Deno.exit(130); // a second Ctrl-C: stop at once
+  console.error(
+    "\ntrain: interrupted, stopping after this step; the unfinished epoch is dropped " +
+      "(continue with --resume; Ctrl-C again to quit at once)",
+  );
+  controller.abort();
+};
+Deno.addSignalListener("SIGINT", onSigint);
+
+const info: RunModelInfo = {
+  model: config.model,
+  dims: ds.train.dims,
+  targetScale: ds.targetScale,
+  lossDays: ds.config.stride,
+  featureNames: ds.featureNames,
+};
+
+const finished: string[] = [];
+for (const seed of seeds) {
+  const dir = runDirOf(seed);
+  const paths = runPaths(dir);
+  const runConfig = withOverrides(config, { seed });
+  const hash = await runConfigHash(runConfig);
+  const resuming = values.resume && await exists(paths.checkpoint);
+  if (resuming && await exists(paths.config)) {
+    const saved = await runConfigHash(await readJson(paths.config) as { seeds?: unknown });
+    if (saved !== hash) {
+      console.error(`train: ${paths.config} differs from the config given; cannot resume`);
+      Deno.exit(1);
+    }
+  }
+  await writeJson(paths.config, runConfig);
+  await saveSplit(paths.split, ds.split);
+  await saveScaler(paths.scaler, ds.scaler);
+  await writeJson(paths.model, info);
+  console.error(`run ${dir} (seed ${seed})${resuming ? ", resuming" : ""}`);
+
+  const callStart = performance.now();
+  const result = await trainModel({ train: ds.train, val: ds.val }, runConfig, {
+    seed,
+    buildModel,
+    transfer: transferPretrained,
+    runDir: dir,
+    resume: values.resume,
+    signal: controller.signal,
+    ...terminalProgress(),
+  });
+  const trainSeconds = (performance.now() - callStart) / 1000;
+  if (!result.completed) {
+    result.model.dispose();
+    console.error(`train: stopped; ${result.history.length} epochs saved in ${dir}`);
+    Deno.exit(130);
+  }
+
+  const predicted = predictEnsemble([result.model], ds.val, {
+    lossDays: ds.config.stride,
+    batchSize: runConfig.train.evalBatchSize,
+  });
+  const last = result.stages.at(-1)!;
+  const bestRecord = result.history.find((r) =>
+    r.stageIndex === result.stages.length - 1 && r.epoch === last.bestEpoch
+  )!;
+  const metrics = {
+    split: "val",
+    model,
+    seed,
+    bestEpoch: last.bestEpoch,
+    loss: bestRecord.val,
+    pooled: pooledMetrics(predicted.days),
+    days: predicted.days.length,
+    duplicateDays: predicted.duplicates,
+  };
+  await writeJson(paths.metrics, metrics);
+  const epochSeconds = result.history.map((r) => r.seconds);
+  await writeJson(paths.provenance, {
+    seed,
+    configHash: hash,
+    gitCommit: commit,
+    backend,
+    versions: { deno: Deno.version.deno, tfjs: tf.version.tfjs },
+    cores: navigator.hardwareConcurrency,
+    parameters: countParameters(result.model),
+    windows,
+    sites: { train: ds.split.train.length, test: ds.split.test.length },
+    started,
+    finished: new Date().toISOString(),
+    resumed: resuming,
+    timings: {
+      datasetSeconds,
+      trainSecondsThisCall: trainSeconds,
+      epochs: epochSeconds.length,
+      epochSecondsMean: epochSeconds.reduce((a, b) => a + b, 0) / Math.max(1, epochSeconds.length),
+      stages: result.stages,
+    },
+  });
+  const m = metrics.pooled;
+  console.error(
+    `done seed ${seed}: best epoch ${last.bestEpoch}/${last.epochsRun}, val loss ` +
+      `${bestRecord.val?.total.toFixed(4)}; val RMSE GPP ${m.GPP.rmse.toFixed(3)} RECO ` +
+      `${m.RECO.rmse.toFixed(3)} NEE ${m.NEE.rmse.toFixed(3)}, R2 GPP ${
+        m.GPP.r2.toFixed(3)
+      } RECO ` +
+      `${m.RECO.r2.toFixed(3)} NEE ${m.NEE.r2.toFixed(3)} (gC m-2 d-1)`,
+  );
+  result.model.dispose();
+  finished.push(dir);
+}
+
+if (finished.length > 1) {
+  const models: FluxModel[] = [];
+  try {
+    for (const dir of finished) models.push((await loadRunModel(dir)).model);
+    const predicted = predictEnsemble(models, ds.val, {
+      lossDays: ds.config.stride,
+      batchSize: config.train.evalBatchSize,
+    });
+    const meanSd = (k: "GPP_sd" | "RECO_sd" | "NEE_sd") =>
+      predicted.days.reduce((a, d) => a + d[k], 0) / Math.max(1, predicted.days.length);
+    const parent = join(finished[0], "..");
+    await writeJson(join(parent, "ensemble.json"), {
+      split: "val",
+      model,
+      members: finished,
+      pooled: pooledMetrics(predicted.days),
+      meanEnsembleSd: { GPP: meanSd("GPP_sd"), RECO: meanSd("RECO_sd"), NEE: meanSd("NEE_sd") },
+    });
+    console.error(`ensemble of ${models.length}: ${join(parent, "ensemble.json")}`);
+  } finally {
+    for (const m of models) m.dispose();
+  }
+}
+Deno.removeSignalListener("SIGINT", onSigint);
