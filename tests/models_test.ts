@@ -167,14 +167,21 @@ for (const target of ["tamrl", "tamlstm"] as const) {
       const tam = build({ name: target, hidden: H, latent: Z, layers }, 2);
       const input = makeInput(300);
       const ref = lstm.apply(input);
-      transferPretrained(lstm, tam);
+      transferPretrained(lstm, tam, { modulation: "keep" });
       const modulated = tam.apply(input); // random FiLM weights: not equal
       assert.ok(maxAbsDiff(ref, modulated) > 1e-3, "random modulation should change the output");
       zeroFilm(tam);
       const plain = tam.apply(input);
       const diff = maxAbsDiff(ref, plain);
       assert.ok(diff < 1e-5, `decoder differs from lstm by ${diff}`);
-      tf.dispose([ref, modulated, plain]);
+      // the default transfer zeroes the modulation itself: stage 2 starts at the lstm's function
+      const fresh = build({ name: target, hidden: H, latent: Z, layers }, 3);
+      transferPretrained(lstm, fresh);
+      const started = fresh.apply(input);
+      const diffFresh = maxAbsDiff(ref, started);
+      assert.ok(diffFresh < 1e-5, `default transfer differs from lstm by ${diffFresh}`);
+      fresh.dispose();
+      tf.dispose([ref, modulated, plain, started]);
       disposeInput(input);
       lstm.dispose();
       tam.dispose();

@@ -96,7 +96,11 @@ function assignChecked(target: tf.Variable, value: tf.Tensor, name: string): voi
 
 /**
  * Stage 2 initialisation: copy a trained `lstm` model's input Linear (-> W_d), LSTM layers and head
- * into the decoder of a `tamrl` or `tamlstm` model. Encoder and FiLM weights are left as they are.
+ * into the decoder of a `tamrl` or `tamlstm` model. The encoder is left as it is. The FiLM weights
+ * are set to zero by default (`modulation: "zero"`), so stage 2 starts exactly from the pretrained
+ * LSTM's function and the modulation grows from there (the gradient of W_f and W_s is not zero, so
+ * the encoder starts receiving gradient after the first step); `modulation: "keep"` leaves them
+ * at their initial values.
  *
  * Bias handling: the lstm's input layer is x1 = W x + b, while the FiLM decoder has no input bias
  * and computes x1' = s * (W_d x) + s, which is W x + 1 when the modulation is neutral (s = 1). The
@@ -115,7 +119,11 @@ function assignChecked(target: tf.Variable, value: tf.Tensor, name: string): voi
  * transferPretrained(lstm, tamrl);
  * ```
  */
-export function transferPretrained(from: FluxModel, to: FluxModel): void {
+export function transferPretrained(
+  from: FluxModel,
+  to: FluxModel,
+  options: { modulation?: "zero" | "keep" } = {},
+): void {
   if (from.name !== "lstm") {
     throw new Error(`transferPretrained: the source must be an lstm model, got ${from.name}`);
   }
@@ -151,5 +159,10 @@ export function transferPretrained(from: FluxModel, to: FluxModel): void {
     }
     copy("head/kernel");
     copy("head/bias");
+    if ((options.modulation ?? "zero") === "zero") {
+      for (const [name, v] of to.variables) {
+        if (name.startsWith("decoder/film_")) v.assign(tf.zerosLike(v));
+      }
+    }
   });
 }
