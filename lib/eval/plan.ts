@@ -1,0 +1,437 @@
+/**
+ * The reproduction plan: independent units (model x split x seed, plus TAM-RL ablation variants),
+ * each run into its own folder `results/<run>/units/<unit-id>/` that ends with a `done.json`
+ * marker written atomically last. A unit with a marker is skipped on a re-run, so a crashed run
+ * resumes where it stopped; a folder without a marker is a leftover of an interrupted attempt and
+ * is cleared before the unit runs again. `--shard i/n` (0-based i) takes every n-th unit, so n
+ * machines of a batch engine (a Slurm array, a Kubernetes indexed job) can share one plan.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { join } from "node:path";
+import { atomicWrite } from "../train/runs.ts";
+
+/** Model kinds a unit can train: the neural models and the trees baseline. */
+export const UNIT_MODELS = ["trees", "lstm", "ctlstm", "tamlstm", "tamrl", "mlp"] as const;
+/** One model kind. */
+export type UnitModel = typeof UNIT_MODELS[number];
+
+/** The site-holdout splits. */
+export const SPLIT_KINDS = ["koppen", "igbp"] as const;
+/** One split kind. */
+export type SplitKind = typeof SPLIT_KINDS[number];
+
+/** A JSON patch object (deep-merged into a config). */
+const PatchSchema = z.record(z.string(), z.unknown());
+
+/** A reproduction profile (`configs/profiles/<name>.json`). */
+export const ProfileSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  description: z.string().optional(),
+  /** The trainer's experiment config every neural unit starts from (path from the project root). */
+  trainConfig: z.string(),
+  /** Patch deep-merged into the experiment config of every neural unit. */
+  overrides: PatchSchema.default({}),
+  /** Per-model patches, merged after `overrides`. */
+  modelOverrides: z.record(z.string(), PatchSchema).default({}),
+  /** The trees baseline's config (path), when the plan has the trees model. */
+  treesConfig: z.string().optional(),
+  /** Patch deep-merged into the trees config. */
+  treesOverrides: PatchSchema.default({}),
+  models: z.array(z.enum(UNIT_MODELS)).min(1),
+  splits: z.array(z.enum(SPLIT_KINDS)).min(1),
+  seeds: z.array(z.number().int().min(0)).min(1),
+  /** TAM-RL ablations: variant name -> description and config patch (applied to tamrl). */
+  ablations: z.record(
+    z.string().regex(/^[a-z0-9_]+$/),
+    z.object({ description: z.string(), overrides: PatchSchema }).strict(),
+  ).default({}),
+  /** Splits and seeds of the ablation units (default: the first split, all seeds). */
+  ablationSplits: z.array(z.enum(SPLIT_KINDS)).optional(),
+  ablationSeeds: z.array(z.number().int().min(0)).optional(),
+  /** Evaluation rules. */
+  eval: z.object({
+    qcThresholds: z.array(z.number().min(0).max(1)).min(1).default([1.0, 0.8]),
+    minDays: z.number().int().min(1).default(10),
+  }).strict().default({ qcThresholds: [1.0, 0.8], minDays: 10 }),
+  /** Wall-time budget in minutes (reported, not enforced). */
+  budgetMinutes: z.number().positive().optional(),
+}).strict();
+/** A validated profile. */
+export type Profile = z.output<typeof ProfileSchema>;
+
+/** One unit of the plan. */
+export interface Unit {
+  /** Folder name: `<label with ':' as '-'>_<split>_s<seed>`. */
+  id: string;
+  model: UnitModel;
+  split: SplitKind;
+  seed: number;
+  /** Ablation variant name, or null for a plain model. */
+  variant: string | null;
+  /** Model label in the predictions table: the model, or "tamrl:<variant>". */
+  label: string;
+  /** The config patch of this unit (profile overrides, model overrides, variant overrides). */
+  overrides: Record<string, unknown>;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Deep-merge `patch` into `base` as a JSON merge patch (RFC 7386): objects merge, `null` removes
+ * the key, everything else replaces. Returns a new value; the inputs are not changed.
+ *
+ * @example
+ * ```ts
+ * import { deepMerge } from "./plan.ts";
+ * deepMerge({ train: { epochs: 5, lr: 1 } }, { train: { epochs: 2 } }); // { train: { epochs: 2, lr: 1 } }
+ * ```
+ */
+export function deepMerge(
+  base: Record<string, unknown>,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
+    out[k] = isPlainObject(v) && isPlainObject(out[k])
+      ? deepMerge(out[k] as Record<string, unknown>, v)
+      : structuredClone(v);
+  }
+  return out;
+}
+
+/** The unit id of a label, split and seed. */
+export function unitId(label: string, split: SplitKind, seed: number): string {
+  return `${label.replace(":", "-")}_${split}_s${seed}`;
+}
+
+/**
+ * The units of a profile, in a fixed order: per split and seed every model, then the ablation
+ * variants.
+ *
+ * @example
+ * ```ts
+ * import { buildPlan, ProfileSchema } from "./plan.ts";
+ * const units = buildPlan(ProfileSchema.parse({
+ *   name: "demo", trainConfig: "configs/quick.json", models: ["lstm", "tamrl"],
+ *   splits: ["koppen"], seeds: [0],
+ * }));
+ * ```
+ */
+export function buildPlan(profile: Profile): Unit[] {
+  const units: Unit[] = [];
+  const neural = (model: UnitModel, extra: Record<string, unknown>) =>
+    model === "trees" ? deepMerge({}, profile.treesOverrides) : deepMerge(
+      deepMerge(profile.overrides, profile.modelOverrides[model] ?? {}),
+      extra,
+    );
+  for (const split of profile.splits) {
+    for (const seed of profile.seeds) {
+      for (const model of profile.models) {
+        units.push({
+          id: unitId(model, split, seed),
+          model,
+          split,
+          seed,
+          variant: null,
+          label: model,
+          overrides: neural(model, {}),
+        });
+      }
+    }
+  }
+  const ablSplits = profile.ablationSplits ?? [profile.splits[0]];
+  const ablSeeds = profile.ablationSeeds ?? profile.seeds;
+  for (const split of ablSplits) {
+    for (const seed of ablSeeds) {
+      for (const [variant, a] of Object.entries(profile.ablations)) {
+        const label = `tamrl:${variant}`;
+        units.push({
+          id: unitId(label, split, seed),
+          model: "tamrl",
+          split,
+          seed,
+          variant,
+          label,
+          overrides: neural("tamrl", a.overrides),
+        });
+      }
+    }
+  }
+  const ids = new Set<string>();
+  for (const u of units) {
+    if (ids.has(u.id)) throw new Error(`tamflux plan: unit ${u.id} appears twice in the profile`);
+    ids.add(u.id);
+  }
+  return units;
+}
+
+/** A shard: this worker's 0-based index and the number of workers. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/**
+ * Parse `i/n` (0 <= i < n) into a shard.
+ *
+ * @example
+ * ```ts
+ * import { parseShard } from "./plan.ts";
+ * parseShard("1/4"); // { index: 1, count: 4 }
+ * ```
+ */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) throw new Error(`tamflux: --shard must look like i/n (0-based i), got "${text}"`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index >= count) {
+    throw new Error(`tamflux: --shard ${text}: need 0 <= i < n (i is 0-based)`);
+  }
+  return { index, count };
+}
+
+/**
+ * The units of one shard: every n-th unit starting at i.
+ *
+ * @example
+ * ```ts
+ * import { shardUnits } from "./plan.ts";
+ * shardUnits(["a", "b", "c", "d", "e"], { index: 1, count: 2 }); // ["b", "d"]
+ * ```
+ */
+export function shardUnits<T>(units: readonly T[], shard: Shard): T[] {
+  return units.filter((_, k) => k % shard.count === shard.index);
+}
+
+/** What a unit runner reports; runPlan adds timing and writes it into done.json. */
+export const UnitOutcomeSchema = z.object({
+  /** Predictions file, relative to the unit folder. */
+  predictions: z.string(),
+  backend: z.string(),
+  /** Hash of the exact config the unit trained with. */
+  configHash: z.string(),
+  /** What data went in, in words. */
+  dataSummary: z.string(),
+  /** Test sites of the unit's split. */
+  testSites: z.array(z.string()),
+  /** Anything else worth keeping (fit time, epochs, windows...). */
+  extra: z.record(z.string(), z.unknown()).default({}),
+});
+/** What a unit runner reports. */
+export type UnitOutcome = z.output<typeof UnitOutcomeSchema>;
+
+/** The done marker of a unit. */
+export const DoneMarkerSchema = z.object({
+  unit: z.object({
+    id: z.string(),
+    model: z.enum(UNIT_MODELS),
+    split: z.enum(SPLIT_KINDS),
+    seed: z.number().int(),
+    variant: z.string().nullable(),
+    label: z.string(),
+    overrides: z.record(z.string(), z.unknown()),
+  }),
+  outcome: UnitOutcomeSchema,
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  wallSeconds: z.number().nonnegative(),
+});
+/** The done marker of a unit. */
+export type DoneMarker = z.output<typeof DoneMarkerSchema>;
+
+/** Runs one unit, writing into `dir` (which exists and is empty). */
+export type UnitRunner = (
+  unit: Unit,
+  context: { dir: string; log: (message: string) => void },
+) => Promise<UnitOutcome>;
+
+/** The folder of a unit. */
+export function unitDir(runDir: string, unit: Pick<Unit, "id">): string {
+  return join(runDir, "units", unit.id);
+}
+
+/** The done marker of a unit, or null when the unit has not finished. */
+export async function readDone(runDir: string, unit: Pick<Unit, "id">): Promise<DoneMarker | null> {
+  const path = join(unitDir(runDir, unit), "done.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  const parsed = DoneMarkerSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new Error(`tamflux plan: ${path} is not a valid done marker: ${parsed.error.message}`);
+  }
+  return parsed.data;
+}
+
+/** Claim a unit by creating `<dir>/<id>` exclusively; false when another worker has it. */
+async function claim(dir: string, id: string): Promise<boolean> {
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.writeTextFile(join(dir, id), `${Deno.pid}\n`, { createNew: true });
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return false;
+    throw e;
+  }
+}
+
+/** The result of {@link runPlan}. */
+export interface PlanReport {
+  ran: string[];
+  skipped: string[];
+  /** Units another worker claimed first (work-queue mode, `claimDir`). */
+  claimedElsewhere: string[];
+  failed: { id: string; error: string }[];
+  wallSeconds: number;
+}
+
+/**
+ * Run units in order: skip the finished ones, clear leftovers of interrupted attempts, run the
+ * rest with `runner` and write each unit's `done.json` atomically after everything else. A failing
+ * unit is reported and the next one runs (unless `stopOnError`). With `claimDir`, several
+ * workers can share one plan as a work queue.
+ *
+ * @example
+ * ```ts
+ * import { runPlan, type UnitRunner } from "./plan.ts";
+ * const runner: UnitRunner = async (unit, { dir }) => {
+ *   await Deno.writeTextFile(`${dir}/predictions.parquet`, "");
+ *   return { predictions: "predictions.parquet", backend: "cpu", configHash: "x",
+ *     dataSummary: "none", testSites: [], extra: {} };
+ * };
+ * const report = await runPlan([], { runDir: "results/demo", runner });
+ * ```
+ */
+export async function runPlan(
+  units: readonly Unit[],
+  options: {
+    runDir: string;
+    runner: UnitRunner;
+    log?: (message: string) => void;
+    stopOnError?: boolean;
+    /**
+     * Work-queue mode for several local workers over the same plan: a worker runs a unit only if
+     * it creates `<claimDir>/<unit-id>` first (atomic create-new), so each unit runs once. The
+     * caller empties `claimDir` before starting the workers.
+     */
+    claimDir?: string;
+  },
+): Promise<PlanReport> {
+  const log = options.log ?? ((m: string) => console.log(m));
+  const report: PlanReport = {
+    ran: [],
+    skipped: [],
+    claimedElsewhere: [],
+    failed: [],
+    wallSeconds: 0,
+  };
+  const t0 = performance.now();
+  for (const [k, unit] of units.entries()) {
+    const dir = unitDir(options.runDir, unit);
+    if (await readDone(options.runDir, unit)) {
+      report.skipped.push(unit.id);
+      log(`[${k + 1}/${units.length}] ${unit.id}: done before, skipped`);
+      continue;
+    }
+    if (options.claimDir && !(await claim(options.claimDir, unit.id))) {
+      report.claimedElsewhere.push(unit.id);
+      continue;
+    }
+    await Deno.remove(dir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+    await Deno.mkdir(dir, { recursive: true });
+    const startedAt = new Date().toISOString();
+    const t = performance.now();
+    log(`[${k + 1}/${units.length}] ${unit.id}: running`);
+    try {
+      const outcome = UnitOutcomeSchema.parse(
+        await options.runner(unit, { dir, log: (m) => log(`  ${unit.id}: ${m}`) }),
+      );
+      const wallSeconds = (performance.now() - t) / 1000;
+      const marker: DoneMarker = {
+        unit: { ...unit },
+        outcome,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        wallSeconds,
+      };
+      await atomicWrite(join(dir, "done.json"), JSON.stringify(marker, null, 2) + "\n");
+      report.ran.push(unit.id);
+      log(`[${k + 1}/${units.length}] ${unit.id}: done in ${wallSeconds.toFixed(1)} s`);
+    } catch (e) {
+      const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      report.failed.push({ id: unit.id, error });
+      log(`[${k + 1}/${units.length}] ${unit.id}: FAILED: ${error}`);
+      if (options.stopOnError) break;
+    }
+  }
+  report.wallSeconds = (performance.now() - t0) / 1000;
+  return report;
+}
+
+/**
+ * The finished units of a run folder (every `units/<id>/done.json`), sorted by id.
+ *
+ * @example
+ * ```ts
+ * import { finishedUnits } from "./plan.ts";
+ * const done = await finishedUnits("results/quick");
+ * ```
+ */
+export async function finishedUnits(runDir: string): Promise<DoneMarker[]> {
+  const out: DoneMarker[] = [];
+  try {
+    for await (const e of Deno.readDir(join(runDir, "units"))) {
+      if (!e.isDirectory) continue;
+      const d = await readDone(runDir, { id: e.name });
+      if (d) out.push(d);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort((a, b) => a.unit.id.localeCompare(b.unit.id));
+}
+
+/**
+ * Load and validate a profile by name (`configs/profiles/<name>.json` under `root`) or by path.
+ *
+ * @example
+ * ```ts
+ * import { loadProfile } from "./plan.ts";
+ * const profile = await loadProfile("quick", { root: "." });
+ * ```
+ */
+export async function loadProfile(
+  nameOrPath: string,
+  options: { root: string },
+): Promise<{ profile: Profile; path: string }> {
+  const path = nameOrPath.endsWith(".json")
+    ? nameOrPath
+    : join(options.root, "configs", "profiles", `${nameOrPath}.json`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(`tamflux: cannot read profile ${path}: ${(e as Error).message}`);
+  }
+  const parsed = ProfileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new Error(`tamflux: profile ${path} is not valid:\n${lines.join("\n")}`);
+  }
+  return { profile: parsed.data, path };
+}

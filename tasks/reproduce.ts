@@ -1,0 +1,220 @@
+/**
+ * Runs the reproduction plan of a profile into `results/<run>/` and, when every unit has
+ * finished, writes the tables and figures (as `deno task tables` does).
+ *
+ * Usage:
+ *   deno task reproduce [--profile quick|paper|<path.json>] [--run <name>] [--shard i/n]
+ *                       [--jobs n] [--dry-run] [--no-tables] [--no-figures]
+ *
+ * - `--shard i/n` (0-based i) runs every n-th unit starting at i: give each machine of a batch
+ *   engine one shard (e.g. Slurm `--shard $SLURM_ARRAY_TASK_ID/$N`, Kubernetes
+ *   `--shard $JOB_COMPLETION_INDEX/$N`) over a shared results folder, then `deno task tables`.
+ * - `--jobs n` runs n local worker processes that share the plan as a work queue (each claims a
+ *   unit before running it; the costliest units go first). TF.js wasm is single-threaded, so on a
+ *   2-core machine `--jobs 2` about halves the wall time. Then the tables are written.
+ * - Finished units (with `done.json`) are skipped, so re-running resumes after a crash.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
+import { loadSites } from "../lib/data/sites.ts";
+import { configHash, readJson, writeJson } from "../lib/train/runs.ts";
+import {
+  buildPlan,
+  buildReport,
+  finishedUnits,
+  loadProfile,
+  parseShard,
+  runPlan,
+  shardUnits,
+} from "../lib/eval/mod.ts";
+import { createUnitRunner } from "../lib/eval/units.ts";
+import { treesUnit } from "../lib/eval/trees_unit.ts";
+
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+  "--allow-sys",
+  "--allow-net",
+  "--allow-run",
+];
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    profile: { type: "string", default: "quick" },
+    run: { type: "string" },
+    shard: { type: "string" },
+    jobs: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    "no-tables": { type: "boolean", default: false },
+    "no-figures": { type: "boolean", default: false },
+    /** Internal: a worker of `--jobs`, claiming units from `results/<run>/.claims/`. */
+    worker: { type: "boolean", default: false },
+  },
+});
+
+/** Rough relative cost of a unit, for the order of the work queue (costliest first). */
+function unitCost(u: { model: string; variant: string | null }): number {
+  if (u.model === "tamrl") return u.variant === "no_pretrain" ? 3 : 4;
+  if (u.model === "tamlstm" || u.model === "ctlstm" || u.model === "lstm") return 2;
+  return 1;
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+const t0 = performance.now();
+const { profile, path: profilePath } = await loadProfile(values.profile, { root: PROJECT_ROOT });
+const run = values.run ?? profile.name;
+if (!/^[A-Za-z0-9_.-]+$/.test(run)) {
+  console.error(`--run must be letters, digits, _ . - only, not "${run}"`);
+  Deno.exit(2);
+}
+const runDir = join(PROJECT_ROOT, "results", run);
+const units = buildPlan(profile);
+const shard = values.shard ? parseShard(values.shard) : null;
+const jobs = values.jobs ? Number(values.jobs) : 1;
+if (!Number.isInteger(jobs) || jobs < 1) {
+  console.error(`--jobs must be a positive integer, not ${values.jobs}`);
+  Deno.exit(2);
+}
+if (shard && jobs > 1) {
+  console.error("--jobs and --shard exclude each other");
+  Deno.exit(2);
+}
+const mine = shard
+  ? shardUnits(units, shard)
+  : values.worker
+  ? [...units].sort((a, b) => unitCost(b) - unitCost(a))
+  : units;
+const claimDir = join(PROJECT_ROOT, "results", run, ".claims");
+
+console.log(
+  `profile ${profile.name} (${profilePath}): ${units.length} units` +
+    (shard ? `, shard ${shard.index}/${shard.count}: ${mine.length} units` : "") +
+    ` -> ${runDir}`,
+);
+if (values["dry-run"]) {
+  const done = new Set((await finishedUnits(runDir)).map((d) => d.unit.id));
+  for (const u of mine) console.log(`  ${done.has(u.id) ? "done" : "todo"}  ${u.id}`);
+  Deno.exit(0);
+}
+
+// The run folder belongs to one profile: refuse to mix units of different profiles.
+const profileFile = join(runDir, "profile.json");
+const hash = await configHash(profile);
+try {
+  const previous = await readJson(profileFile);
+  if ((await configHash(previous)) !== hash) {
+    console.error(
+      `${profileFile} holds a different profile than ${profilePath}; ` +
+        `use another --run name or remove ${runDir}`,
+    );
+    Deno.exit(2);
+  }
+} catch (e) {
+  if (!(e instanceof Deno.errors.NotFound)) throw e;
+  await writeJson(profileFile, profile);
+}
+
+let failed = 0;
+if (jobs > 1) {
+  // n local worker processes sharing the plan as a work queue; output prefixed by the worker.
+  await Deno.remove(claimDir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  const script = new URL(import.meta.url).pathname;
+  const children = Array.from({ length: jobs }, (_, i) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMISSIONS,
+        script,
+        "--profile",
+        profilePath,
+        "--run",
+        run,
+        "--worker",
+        "--no-tables",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pipe = async (stream: ReadableStream<Uint8Array>, out: (s: string) => void) => {
+      let buf = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        const lines = buf.split("\n");
+        buf = lines.pop()!;
+        for (const l of lines) out(`[worker ${i + 1}/${jobs}] ${l}`);
+      }
+      if (buf) out(`[worker ${i + 1}/${jobs}] ${buf}`);
+    };
+    return Promise.all([
+      pipe(child.stdout, (l) => console.log(l)),
+      pipe(child.stderr, (l) => console.error(l)),
+      child.status,
+    ]).then(([, , status]) => status);
+  });
+  const statuses = await Promise.all(children);
+  failed = statuses.filter((s) => !s.success).length;
+} else {
+  const report = await runPlan(mine, {
+    runDir,
+    runner: createUnitRunner({ profile, root: PROJECT_ROOT }, { trees: treesUnit }),
+    claimDir: values.worker ? claimDir : undefined,
+  });
+  failed = report.failed.length;
+  console.log(
+    `units: ${report.ran.length} ran, ${report.skipped.length} skipped (done before), ` +
+      (values.worker ? `${report.claimedElsewhere.length} run by other workers, ` : "") +
+      `${report.failed.length} failed; ${report.wallSeconds.toFixed(1)} s`,
+  );
+  for (const f of report.failed) console.log(`FAILED ${f.id}: ${f.error.split("\n")[0]}`);
+}
+
+const done = await finishedUnits(runDir);
+const allDone = units.every((u) => done.some((d) => d.unit.id === u.id));
+if (!values["no-tables"] && !shard && !values.worker) {
+  if (!allDone) {
+    console.log(
+      `${done.length} of ${units.length} units finished; tables are written from what is there`,
+    );
+  }
+  const sites = await loadSites(resolveDataDir().sitesCsv);
+  const out = await buildReport(runDir, {
+    sites,
+    profile,
+    figures: !values["no-figures"],
+    xbaseDir: resolveDataDir().xbaseMonthly,
+  });
+  console.log(`wrote ${out.tables.length} table files and ${out.figures.length} figure files`);
+  for (const split of Object.keys(out.main)) {
+    console.log(`\n${await Deno.readTextFile(join(runDir, "tables", `main_${split}.md`))}`);
+    try {
+      console.log(await Deno.readTextFile(join(runDir, "tables", `ablation_${split}.md`)));
+    } catch {
+      // no ablation units in this split
+    }
+  }
+} else if (shard && !values.worker) {
+  console.log(
+    `shard ${shard.index}/${shard.count} finished its units; ${done.length} of ${units.length} ` +
+      `units of the plan are done. When all shards are done: deno task tables --run ${run}`,
+  );
+}
+console.log(
+  `wall time ${((performance.now() - t0) / 1000 / 60).toFixed(1)} min ` +
+    `(load average ${loadAverage()})`,
+);
+if (failed) Deno.exit(1);
