@@ -4,7 +4,7 @@
  *
  * Usage:
  *   deno task reproduce [--profile quick|paper|<path.json>] [--run <name>] [--shard i/n]
- *                       [--jobs n] [--dry-run] [--no-tables] [--no-figures]
+ *                       [--jobs n] [--dry-run] [--no-tables] [--no-figures] [--fetch]
  *
  * - `--shard i/n` (0-based i) runs every n-th unit starting at i: give each machine of a batch
  *   engine one shard (e.g. Slurm `--shard $SLURM_ARRAY_TASK_ID/$N`, Kubernetes
@@ -13,6 +13,8 @@
  *   unit before running it; the costliest units go first). TF.js wasm is single-threaded, so on a
  *   2-core machine `--jobs 2` about halves the wall time. Then the tables are written.
  * - Finished units (with `done.json`) are skipped, so re-running resumes after a crash.
+ * - When no data folder is found it says what to download; `--fetch` first builds the data from
+ *   the public FLUXNET2015 Zarr store into `data/` (`deno task data:fetch`).
  *
  * @module
  */
@@ -20,6 +22,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
+import { fetchFluxnet } from "../lib/data/fetch/mod.ts";
 import { configHash, readJson, writeJson } from "../lib/train/runs.ts";
 import {
   buildPlan,
@@ -53,6 +56,7 @@ const { values } = parseArgs({
     "dry-run": { type: "boolean", default: false },
     "no-tables": { type: "boolean", default: false },
     "no-figures": { type: "boolean", default: false },
+    fetch: { type: "boolean", default: false },
     /** Internal: a worker of `--jobs`, claiming units from `results/<run>/.claims/`. */
     worker: { type: "boolean", default: false },
   },
@@ -74,6 +78,23 @@ function loadAverage(): string {
 }
 
 const t0 = performance.now();
+
+// The data first: without them nothing below can run, so say what to do (or fetch them).
+try {
+  resolveDataDir();
+} catch (error) {
+  if (!values.fetch || values.worker) {
+    console.error((error as Error).message);
+    console.error("\nOr run `deno task reproduce --fetch` to fetch the data first.");
+    Deno.exit(1);
+  }
+  console.log("no data folder found: fetching the public FLUXNET2015 Zarr store into data/ ...");
+  const report = await fetchFluxnet({ log: (line: string) => console.log(line) });
+  if (!report.ok) {
+    console.error("the fetch did not complete; see the lines above, then run again");
+    Deno.exit(1);
+  }
+}
 const { profile, path: profilePath } = await loadProfile(values.profile, { root: PROJECT_ROOT });
 const run = values.run ?? profile.name;
 if (!/^[A-Za-z0-9_.-]+$/.test(run)) {
