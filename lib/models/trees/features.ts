@@ -1,0 +1,155 @@
+/**
+ * Per-day features for tree models, from the dataset's per-day table (`Dataset.table`).
+ *
+ * Trees have no memory, so besides the day's drivers and the site's static descriptors they get
+ * trailing means of drivers: for each `column` and window `w` (days), `<column>_MEAN<w>` is the
+ * mean of the non-missing values of that site over the calendar days [d - w + 1, d] (NaN when
+ * none). Only past and current days are used, never future ones, and never another site's days.
+ *
+ * @module
+ */
+import pl from "polars";
+import { z } from "zod";
+import { columnAsFloat64 } from "../../data/scaler.ts";
+import { checkMatrix, type FeatureMatrix } from "./matrix.ts";
+
+/** Which trailing means to add. */
+export const RollingSpecSchema = z.object({
+  columns: z.array(z.string()).default(["TA_F", "SW_IN_F", "VPD_F"]),
+  windows: z.array(z.number().int().min(2)).default([7, 30]),
+}).strict();
+/** Which trailing means to add. */
+export type RollingSpec = z.input<typeof RollingSpecSchema>;
+
+/** The target fluxes, in the project's order. */
+export const TREE_TARGETS = ["GPP", "RECO", "NEE"] as const;
+/** One target flux. */
+export type TreeTarget = typeof TREE_TARGETS[number];
+
+/** Per-day rows for tree models: features, targets and the identifying columns. */
+export interface TreeTable {
+  x: FeatureMatrix;
+  site: string[];
+  /** ISO yyyy-mm-dd. */
+  date: string[];
+  /** Days since 1970-01-01. */
+  day: Int32Array;
+  segment: string[];
+  IGBP: string[];
+  KOPPEN_MAIN: string[];
+  /** Observed targets (NaN = missing). */
+  y: Record<TreeTarget, Float64Array>;
+  /** NEE_VUT_REF_QC (NaN = missing). */
+  qc: Float64Array;
+}
+
+/**
+ * Trailing means of `values` over calendar days, per site (`site` runs must be contiguous and
+ * dates ascending within a run).
+ *
+ * @example
+ * ```ts
+ * import { trailingMean } from "./features.ts";
+ * trailingMean(Float64Array.from([1, 2, 3]), Int32Array.from([0, 1, 2]), ["a", "a", "a"], 2);
+ * // Float64Array [1, 1.5, 2.5]
+ * ```
+ */
+export function trailingMean(
+  values: Float64Array,
+  day: Int32Array,
+  site: readonly string[],
+  window: number,
+): Float64Array {
+  const n = values.length;
+  const out = new Float64Array(n);
+  let runStart = 0;
+  while (runStart < n) {
+    let runEnd = runStart + 1;
+    while (runEnd < n && site[runEnd] === site[runStart]) runEnd++;
+    let lo = runStart, sum = 0, count = 0;
+    for (let i = runStart; i < runEnd; i++) {
+      if (i > runStart && day[i] <= day[i - 1]) {
+        throw new Error(
+          `trees: rolling means need ascending dates per site; site ${site[i]}, row ${i}`,
+        );
+      }
+      if (!Number.isNaN(values[i])) {
+        sum += values[i];
+        count++;
+      }
+      while (day[lo] <= day[i] - window) {
+        if (!Number.isNaN(values[lo])) {
+          sum -= values[lo];
+          count--;
+        }
+        lo++;
+      }
+      out[i] = count > 0 ? sum / count : NaN;
+    }
+    runStart = runEnd;
+  }
+  return out;
+}
+
+function isoDate(day: number): string {
+  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Build the tree table from `Dataset.table`: features are `featureColumns` (as stored: physical
+ * units, statics imputed) plus the trailing means of `rolling`.
+ *
+ * @example
+ * ```ts
+ * import { treeTable } from "./features.ts";
+ * // const ds = await buildDataset({ split: { kind: "koppen" } });
+ * // const t = treeTable(ds.table, [...ds.featureNames.dyn, ...ds.featureNames.static]);
+ * ```
+ */
+export function treeTable(
+  table: pl.DataFrame,
+  featureColumns: readonly string[],
+  options: { rolling?: RollingSpec } = {},
+): TreeTable {
+  const rolling = RollingSpecSchema.parse(options.rolling ?? {});
+  const need = ["site", "date", "segment", "IGBP", "KOPPEN_MAIN", ...TREE_TARGETS, "NEE_QC"];
+  for (const c of [...need, ...featureColumns, ...rolling.columns]) {
+    if (!table.columns.includes(c)) throw new Error(`trees: the per-day table has no column ${c}`);
+  }
+  const n = table.height;
+  const site = table.getColumn("site").toArray() as string[];
+  const day = Int32Array.from(
+    table.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array,
+  );
+  const columns: Record<string, Float64Array> = {};
+  for (const c of featureColumns) columns[c] = columnAsFloat64(table, c);
+  for (const c of rolling.columns) {
+    const v = columns[c] ?? columnAsFloat64(table, c);
+    for (const w of rolling.windows) columns[`${c}_MEAN${w}`] = trailingMean(v, day, site, w);
+  }
+  const names = Object.keys(columns);
+  const data = new Float32Array(n * names.length);
+  names.forEach((name, j) => {
+    const col = columns[name];
+    for (let i = 0; i < n; i++) data[i * names.length + j] = col[i];
+  });
+  const x = checkMatrix({ data, nRows: n, nCols: names.length, names }, {
+    source: "per-day table",
+  });
+  const str = (c: string) => table.getColumn(c).toArray() as string[];
+  return {
+    x,
+    site,
+    date: Array.from(day, isoDate),
+    day,
+    segment: str("segment"),
+    IGBP: str("IGBP"),
+    KOPPEN_MAIN: str("KOPPEN_MAIN"),
+    y: {
+      GPP: columnAsFloat64(table, "GPP"),
+      RECO: columnAsFloat64(table, "RECO"),
+      NEE: columnAsFloat64(table, "NEE"),
+    },
+    qc: columnAsFloat64(table, "NEE_QC"),
+  };
+}
