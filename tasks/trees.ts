@@ -14,7 +14,7 @@
  *    predictions (e.g. TAM-RL, whose run must hold out the same towers) under
  *    `results/trees/<run>/xbase/`.
  *
- * Usage: deno task trees [--config FILE] [--split koppen|igbp] [--seed 42] [--run NAME] [--cv]
+ * Usage: deno task trees [--config FILE (default configs/trees.json, chosen by --cv on the Köppen split)] [--split koppen|igbp] [--seed 42] [--run NAME] [--cv]
  *        [--xbase] [--with LABEL=predictions.parquet]... [--feature-set minimal|meteo]
  *        [--min-days 15] [--month-qc 0.8]
  *
@@ -53,7 +53,7 @@ import { atomicWrite, configHash, gitCommit, writeJson } from "../lib/train/runs
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    config: { type: "string" },
+    config: { type: "string", default: "configs/trees.json" },
     split: { type: "string", default: "koppen" },
     seed: { type: "string", default: "42" },
     run: { type: "string" },
