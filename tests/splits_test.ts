@@ -101,3 +101,14 @@ Deno.test("splits save and load as JSON; a file with a site in both sets is reje
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("forceTest moves the named sites to test and leaves the rest of the draw unchanged", () => {
+  const towers = ["DE-Tha", "DK-Sor", "US-MMS", "US-NR1"];
+  const plain = makeSplit(sites, { kind: "koppen", seed: 42 });
+  const forced = makeSplit(sites, { kind: "koppen", seed: 42, forceTest: towers });
+  assertDisjointCover(forced);
+  for (const t of towers) assert.ok(forced.test.includes(t), `${t} should be a test site`);
+  const moved = towers.filter((t) => plain.train.includes(t));
+  assert.deepEqual(forced.test, [...plain.test, ...moved].sort());
+  assert.deepEqual(forced.train, plain.train.filter((s) => !moved.includes(s)));
+});

@@ -29,6 +29,11 @@ export const SplitSpecSchema = z.object({
   fold: z.number().int().nonnegative().default(0),
   /** kfold: the class used for stratification. */
   stratify: z.enum(["koppen", "igbp"]).default("koppen"),
+  /**
+   * Sites moved to test after the stratified draw (when present), e.g. the four FLUXCOM-X-BASE
+   * towers, so that every model can be compared with the X-BASE product at them.
+   */
+  forceTest: z.array(z.string()).default([]),
 });
 /** How a split is made. */
 export type SplitSpec = z.infer<typeof SplitSpecSchema>;
@@ -117,6 +122,10 @@ export function makeSplit(sites: readonly SplitSite[], spec: Partial<SplitSpec> 
       test.push(...order.slice(0, nTest));
       train.push(...order.slice(nTest));
     }
+  }
+  for (const id of s.forceTest) {
+    const i = train.indexOf(id);
+    if (i >= 0) test.push(...train.splice(i, 1));
   }
   const strata: Record<string, string> = {};
   for (const x of sites) strata[x.SITE_ID] = x[stratKey];
