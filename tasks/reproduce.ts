@@ -10,7 +10,7 @@
  *   engine one shard (e.g. Slurm `--shard $SLURM_ARRAY_TASK_ID/$N`, Kubernetes
  *   `--shard $JOB_COMPLETION_INDEX/$N`) over a shared results folder, then `deno task tables`.
  * - `--jobs n` runs n local worker processes that share the plan as a work queue (each claims a
- *   unit before running it; the costliest units go first). TF.js wasm is single-threaded, so on a
+ *   unit before running it; the costliest units go first); the default is one per core. TF.js wasm is single-threaded, so on a
  *   2-core machine `--jobs 2` about halves the wall time. Then the tables are written.
  * - Finished units (with `done.json`) are skipped, so re-running resumes after a crash.
  * - When no data folder is found it says what to download; `--fetch` first builds the data from
@@ -104,7 +104,12 @@ if (!/^[A-Za-z0-9_.-]+$/.test(run)) {
 const runDir = join(PROJECT_ROOT, "results", run);
 const units = buildPlan(profile);
 const shard = values.shard ? parseShard(values.shard) : null;
-const jobs = values.jobs ? Number(values.jobs) : 1;
+// default: one worker process per core (each is single-threaded), one when sharding or a worker
+const jobs = values.jobs
+  ? Number(values.jobs)
+  : shard || values.worker
+  ? 1
+  : Math.max(1, navigator.hardwareConcurrency ?? 1);
 if (!Number.isInteger(jobs) || jobs < 1) {
   console.error(`--jobs must be a positive integer, not ${values.jobs}`);
   Deno.exit(2);
