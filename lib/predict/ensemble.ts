@@ -1,0 +1,207 @@
+/**
+ * Loading a trained run, or an ensemble of runs, for prediction.
+ *
+ * `--run` may name one run folder (it holds model.json) or an ensemble folder: a folder whose
+ * sub-folders are runs (e.g. `runs/quick/tamrl` with seed0/, seed1/, ...). Every member must share
+ * the input layout (model.json dims, feature names, lossDays, targetScale), the scaler and the
+ * split, so that one set of inputs serves them all; otherwise the error names the member and what
+ * differs.
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { DatasetConfigSchema, type ResolvedDatasetConfig } from "../data/dataset.ts";
+import { resolveDataDir } from "../data/paths.ts";
+import { loadScaler, type Scaler } from "../data/scaler.ts";
+import { loadSites, type Site } from "../data/sites.ts";
+import { loadSplit, type Split } from "../data/splits.ts";
+import type { FluxModel } from "../models/types.ts";
+import {
+  canonicalJson,
+  exists,
+  loadRunModel,
+  readJson,
+  type RunModelInfo,
+  runPaths,
+} from "../train/runs.ts";
+import { rebuildStaticEncoding, type RunStaticEncoding } from "./encoding.ts";
+
+/** The part of a run's config.json prediction needs. */
+const RunConfigSchema = z.object({
+  name: z.string().optional(),
+  data: DatasetConfigSchema,
+  backend: z.enum(["wasm", "cpu"]).default("wasm"),
+});
+
+/** A loaded run or ensemble: its members and everything they share. */
+export interface LoadedEnsemble {
+  /** The member run folders, in order. */
+  dirs: string[];
+  models: FluxModel[];
+  /** model.json (identical input layout for every member). */
+  info: RunModelInfo;
+  scaler: Scaler;
+  split: Split;
+  /** The dataset config of the run (window, stride, supportK, featureSet, MODIS gap rule). */
+  data: ResolvedDatasetConfig;
+  backend: "wasm" | "cpu";
+  statics: RunStaticEncoding;
+  /** Dispose every member model. */
+  dispose(): void;
+}
+
+/** Options of {@link loadEnsemble}. */
+export interface LoadEnsembleOptions {
+  /** Weight file label (default "best"). */
+  weights?: string;
+  /**
+   * The site table the run was trained with, for the static imputation values (default: the data
+   * folder's sites.csv from resolveDataDir; null: none).
+   */
+  trainingSites?: string | null;
+}
+
+async function isRun(dir: string): Promise<boolean> {
+  return await exists(runPaths(dir).model);
+}
+
+/**
+ * The member run folders of a run or ensemble folder (see the module doc); a list of folders is
+ * taken as the members.
+ *
+ * @example
+ * ```ts ignore
+ * const dirs = await ensembleMembers("runs/quick/tamrl"); // [".../seed0", ".../seed1"]
+ * ```
+ */
+export async function ensembleMembers(run: string | readonly string[]): Promise<string[]> {
+  const list = typeof run === "string" ? [run] : [...run];
+  if (list.length === 0) throw new Error("no run folder given");
+  const out: string[] = [];
+  for (const dir of list.map((d) => resolve(d))) {
+    if (await isRun(dir)) {
+      out.push(dir);
+      continue;
+    }
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch (error) {
+      throw new Error(`${dir}: cannot read the run folder (${(error as Error).message})`);
+    }
+    const subs = entries.filter((e) => e.isDirectory).map((e) => join(dir, e.name)).sort();
+    const runs: string[] = [];
+    for (const s of subs) if (await isRun(s)) runs.push(s);
+    if (runs.length === 0) {
+      throw new Error(
+        `${dir}: neither a run folder (no model.json) nor an ensemble folder (no sub-folder ` +
+          `holds model.json)`,
+      );
+    }
+    out.push(...runs);
+  }
+  return out;
+}
+
+function layoutKey(info: RunModelInfo): string {
+  return canonicalJson({
+    dims: info.dims,
+    featureNames: info.featureNames,
+    lossDays: info.lossDays,
+    targetScale: info.targetScale,
+  });
+}
+
+/**
+ * Load a run or ensemble folder (or a list of run folders): every member's model with its weights,
+ * and the shared model.json, scaler, split, dataset config and static encoding.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadEnsemble } from "./ensemble.ts";
+ * const ens = await loadEnsemble("runs/quick/tamrl");
+ * console.log(ens.dirs.length, ens.info.featureNames.dyn);
+ * ens.dispose();
+ * ```
+ */
+export async function loadEnsemble(
+  run: string | readonly string[],
+  options: LoadEnsembleOptions = {},
+): Promise<LoadedEnsemble> {
+  const dirs = await ensembleMembers(run);
+  const models: FluxModel[] = [];
+  const dispose = () => {
+    for (const m of models) m.dispose();
+  };
+  try {
+    let first: {
+      info: RunModelInfo;
+      scaler: Scaler;
+      split: Split;
+      data: ResolvedDatasetConfig;
+      backend: "wasm" | "cpu";
+    } | null = null;
+    for (const dir of dirs) {
+      const paths = runPaths(dir);
+      const { model, info } = await loadRunModel(dir, { label: options.weights });
+      models.push(model);
+      const scaler = await loadScaler(paths.scaler);
+      const split = await loadSplit(paths.split);
+      const rawConfig = RunConfigSchema.safeParse(await readJson(paths.config));
+      if (!rawConfig.success) {
+        const issue = rawConfig.error.issues[0];
+        throw new Error(`${paths.config}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+      }
+      const data = rawConfig.data.data;
+      if (data.stride !== info.lossDays || data.window !== info.dims.window) {
+        throw new Error(`${dir}: config.json and model.json disagree on window/stride`);
+      }
+      if (!first) {
+        first = { info, scaler, split, data, backend: rawConfig.data.backend };
+        continue;
+      }
+      const differs = [
+        layoutKey(info) !== layoutKey(first.info) ? "model.json input layout" : "",
+        canonicalJson(scaler.columns) !== canonicalJson(first.scaler.columns) ? "scaler.json" : "",
+        canonicalJson([...split.train].sort()) !== canonicalJson([...first.split.train].sort())
+          ? "split.json training sites"
+          : "",
+        data.supportK !== first.data.supportK || data.featureSet !== first.data.featureSet ||
+          data.modisMaxGapMonths !== first.data.modisMaxGapMonths
+          ? "config.json data (supportK, featureSet or modisMaxGapMonths)"
+          : "",
+      ].filter(Boolean);
+      if (differs.length > 0) {
+        throw new Error(
+          `ensemble member ${dir} differs from ${dirs[0]} in ${differs.join(", ")}: members must ` +
+            `be seeds of one config`,
+        );
+      }
+    }
+    const { info, scaler, split, data, backend } = first!;
+    let trainingSites: Site[] | null = null;
+    const tablePath = options.trainingSites === undefined
+      ? (() => {
+        try {
+          return resolveDataDir().sitesCsv;
+        } catch {
+          return null;
+        }
+      })()
+      : options.trainingSites;
+    if (tablePath) trainingSites = await loadSites(tablePath);
+    const savedPath = join(dirs[0], "static_encoding.json");
+    const saved = await exists(savedPath) ? await readJson(savedPath) : undefined;
+    const statics = rebuildStaticEncoding(info.featureNames.static, {
+      scaler,
+      trainSites: split.train,
+      trainingSites,
+      saved,
+    });
+    return { dirs, models, info, scaler, split, data, backend, statics, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+}

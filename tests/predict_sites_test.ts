@@ -1,0 +1,445 @@
+/**
+ * lib/predict and `deno task predict` on the two real fixture site-years (FR-Pue 2012, AU-Lox
+ * 2009): a run folder is written from a dataset built on the fixtures (train FR-Pue, test AU-Lox)
+ * and untrained models of two seeds, so the tests do not depend on runs/.
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { basename, join } from "node:path";
+import pl from "polars";
+import { saveScaler } from "../lib/data/scaler.ts";
+import { loadSites } from "../lib/data/sites.ts";
+import { saveSplit } from "../lib/data/splits.ts";
+import { buildModel, encodeWeights, parseModelConfig, readWeights } from "../lib/models/mod.ts";
+import {
+  loadEnsemble,
+  parseDriverDaily,
+  planWindows,
+  PREDICTION_COLUMNS,
+  predictSites,
+  type PredictSitesOptions,
+} from "../lib/predict/mod.ts";
+import { predictEnsemble, runPaths, writeJson } from "../lib/train/mod.ts";
+import { fixtureDataset, paths } from "./_dataset_fixtures.ts";
+
+await tf.setBackend("cpu");
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const tmp = await Deno.makeTempDir({ prefix: "tamflux_predict_" });
+const ds = await fixtureDataset({ window: 30, stride: 15, supportK: 3 });
+const FIXTURE_FILES = [
+  "FLX_FR-Pue_FLUXNET2015_SUBSET_DD_2000-2014_2-4_only2012.csv",
+  "FLX_AU-Lox_FLUXNET2015_SUBSET_DD_2008-2009_1-4_only2009.csv",
+];
+
+/** Write a run folder of `name` with untrained weights of `seed`. */
+async function writeRun(dir: string, name: "tamrl" | "lstm", seed: number): Promise<string> {
+  const config = parseModelConfig({ name, hidden: 8, latent: 4 });
+  const model = buildModel(config, { nDyn: ds.train.dims.nDyn, nStatic: ds.train.dims.nStatic }, {
+    seed,
+  });
+  const p = runPaths(dir);
+  await Deno.mkdir(p.weightsDir, { recursive: true });
+  await Deno.writeFile(p.weights("best"), encodeWeights(readWeights(model.variables)));
+  model.dispose();
+  await writeJson(p.model, {
+    model: config,
+    dims: ds.train.dims,
+    targetScale: ds.targetScale,
+    lossDays: ds.config.stride,
+    featureNames: ds.featureNames,
+  });
+  await saveScaler(p.scaler, ds.scaler);
+  await saveSplit(p.split, ds.split);
+  await writeJson(p.config, { name: "fixture", data: ds.config, backend: "cpu" });
+  return dir;
+}
+
+const ensembleDir = join(tmp, "runs", "tamrl");
+const seed0 = await writeRun(join(ensembleDir, "seed0"), "tamrl", 0);
+const seed1 = await writeRun(join(ensembleDir, "seed1"), "tamrl", 1);
+const lstmRun = await writeRun(join(tmp, "runs", "lstm", "seed0"), "lstm", 3);
+
+/** A folder of daily files, each `edit`ed (header + rows as arrays of cells). */
+async function dataFolder(
+  name: string,
+  edit: (site: string, header: string[], rows: string[][]) => void = () => {},
+): Promise<string> {
+  const dir = join(tmp, name);
+  await Deno.mkdir(dir, { recursive: true });
+  for (const f of FIXTURE_FILES) {
+    const text = await Deno.readTextFile(join(paths.fixtures, f));
+    const lines = text.trim().split("\n").map((l) => l.replace(/\r$/, "").split(","));
+    const header = lines[0], rows = lines.slice(1);
+    edit(f.slice(4, 10), header, rows);
+    await Deno.writeTextFile(
+      join(dir, f),
+      [header, ...rows].map((r) => r.join(",")).join("\n") + "\n",
+    );
+  }
+  return dir;
+}
+
+/** Keep only the given columns. */
+function keepColumns(keep: string[]) {
+  return (_site: string, header: string[], rows: string[][]) => {
+    const idx = keep.map((c) => header.indexOf(c));
+    header.splice(0, header.length, ...keep);
+    for (const r of rows) r.splice(0, r.length, ...idx.map((i) => r[i]));
+  };
+}
+
+/** Apply `fn` to column `column` of `site`'s rows. */
+function mapColumn(site: string, column: string, fn: (v: number, row: number) => number) {
+  return (s: string, header: string[], rows: string[][]) => {
+    if (s !== site) return;
+    const i = header.indexOf(column);
+    rows.forEach((r, k) => (r[i] = String(fn(Number(r[i]), k))));
+  };
+}
+
+const data = await dataFolder("full");
+const driversOnly = await dataFolder(
+  "drivers_only",
+  keepColumns(["TIMESTAMP", "TA_F", "SW_IN_F", "VPD_F"]),
+);
+
+// monthly MODIS: the fixture file holds both sites; one <SITE>_MM.csv per site
+const monthly = join(tmp, "monthly");
+await Deno.mkdir(monthly);
+for (const site of ["FR-Pue", "AU-Lox"]) {
+  await Deno.copyFile(
+    join(paths.fixtures, "metaflux_monthly_FR-Pue_AU-Lox.csv"),
+    join(monthly, `${site}_MM.csv`),
+  );
+}
+
+// a prediction site table from sites.csv, optionally edited
+const allSites = await loadSites(paths.sitesCsv);
+const SITE_COLS = [
+  "SITE_ID",
+  "LAT",
+  "LON",
+  "IGBP",
+  "KOPPEN_MAIN",
+  "ELEV",
+  "MAT",
+  "MAP",
+  "P_OVER_PET",
+];
+async function siteTable(
+  name: string,
+  edit: (row: Record<string, string>) => Record<string, string> | null = (r) => r,
+): Promise<string> {
+  const rows = allSites.filter((s) => ["FR-Pue", "AU-Lox"].includes(s.SITE_ID)).map((s) => {
+    const r = Object.fromEntries(
+      SITE_COLS.map((c) => [c, String((s as Record<string, unknown>)[c] ?? "")]),
+    );
+    return edit(r);
+  }).filter((r): r is Record<string, string> => r !== null);
+  const path = join(tmp, `${name}.csv`);
+  await Deno.writeTextFile(
+    path,
+    [SITE_COLS.join(","), ...rows.map((r) => SITE_COLS.map((c) => r[c]).join(","))].join("\n") +
+      "\n",
+  );
+  return path;
+}
+const sites = await siteTable("sites");
+const base: PredictSitesOptions = { data, sites, monthly };
+
+function rowsOf(frame: pl.DataFrame): Record<string, unknown>[] {
+  return frame.select(
+    pl.col("site"),
+    pl.col("date").cast(pl.Utf8),
+    pl.all().exclude("site", "date"),
+  )
+    .toRecords() as Record<string, unknown>[];
+}
+
+async function inputDays(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of FIXTURE_FILES) {
+    const d = parseDriverDaily(await Deno.readTextFile(join(dir, f)), {
+      file: f,
+      site: f.slice(4, 10),
+      drivers: [],
+    });
+    for (const day of d.days) {
+      out.push(`${d.site}|${new Date(day * 86400000).toISOString().slice(0, 10)}`);
+    }
+  }
+  return out.sort();
+}
+
+Deno.test("planWindows: every day of a complete run >= window is covered once, else none", () => {
+  const T = 30, stride = 15;
+  const n = 200;
+  const days = Int32Array.from({ length: n }, (_, i) => 10000 + i + (i >= 150 ? 5 : 0)); // gap
+  const complete = new Uint8Array(n).fill(1);
+  for (let i = 40; i < 43; i++) complete[i] = 0; // run 0..39 (40), run 43..149 (107)
+  complete[170] = 0; // run 150..169 (20 < T), run 171..199 (29 < T)
+  const plan = planWindows(days, complete, { window: T, stride });
+  for (let i = 0; i < n; i++) {
+    const inLongRun = (i < 40) || (i >= 43 && i < 150);
+    assert.equal(plan.window[i] >= 0, inLongRun, `row ${i}`);
+    if (!inLongRun) continue;
+    const s = plan.starts[plan.window[i]];
+    assert.ok(s <= i && i < s + T, `row ${i} inside its window`);
+    assert.equal(plan.context[i], i - s + 1);
+    // every window lies inside one run
+    const runStart = i < 40 ? 0 : 43, runEnd = i < 40 ? 40 : 150;
+    assert.ok(s >= runStart && s + T <= runEnd);
+  }
+  // after the first window, a day has at least T - stride + 1 days of context
+  for (let i = 43 + T; i < 150; i++) assert.ok(plan.context[i] >= T - stride + 1, `row ${i}`);
+  assert.equal(plan.runLength[160], 20);
+  assert.equal(plan.runLength[41], 0);
+});
+
+Deno.test("every input day appears exactly once, sorted, with the documented columns", async () => {
+  const { frame, report } = await predictSites(seed0, base);
+  assert.deepEqual(frame.columns, [...PREDICTION_COLUMNS]);
+  const keys = rowsOf(frame).map((r) => `${r.site}|${r.date}`);
+  assert.deepEqual(keys, [...keys].sort());
+  assert.deepEqual(keys, await inputDays(data));
+  assert.equal(new Set(keys).size, keys.length);
+  // fixtures: complete drivers and MODIS on every day -> every day predicted
+  assert.equal(report.total.days, keys.length);
+  assert.equal(report.total.predicted, keys.length);
+  const nulls = frame.filter(pl.col("status").eq(pl.lit("ok")).and(pl.col("GPP").isNull()));
+  assert.equal(nulls.height, 0);
+  const neg = frame.filter(pl.col("GPP").lt(0).or(pl.col("RECO").lt(0)));
+  assert.equal(neg.height, 0, "GPP and RECO are clipped at 0");
+});
+
+Deno.test("days without a full window of drivers get null values and the reason", async () => {
+  // AU-Lox: TA_F missing on rows 100-104, and on row 120 (leaving a 15-day run 105-119)
+  const gappy = await dataFolder(
+    "gappy",
+    mapColumn("AU-Lox", "TA_F", (v, k) => ((k >= 100 && k < 105) || k === 120 ? -9999 : v)),
+  );
+  const { frame, report } = await predictSites(seed0, { ...base, data: gappy });
+  const lox = rowsOf(frame.filter(pl.col("site").eq(pl.lit("AU-Lox"))));
+  for (let k = 0; k < lox.length; k++) {
+    const r = lox[k];
+    if ((k >= 100 && k < 105) || k === 120) {
+      assert.equal(r.status, "missing driver TA_F", `row ${k}`);
+      assert.equal(r.GPP, null);
+    } else if (k >= 105 && k < 120) {
+      assert.match(String(r.status), /^not enough days for a window \(a run of 15 /);
+      assert.equal(r.NEE, null);
+      assert.equal(r.context_days, null);
+    } else {
+      assert.equal(r.status, "ok", `row ${k} has a full window of drivers`);
+      assert.equal(typeof r.GPP, "number");
+    }
+  }
+  const rep = report.sites.find((s) => s.site === "AU-Lox")!;
+  assert.deepEqual(rep.reasons, {
+    ok: lox.length - 21,
+    "missing driver": 6,
+    "not enough days for a window": 15,
+  });
+});
+
+Deno.test("before MODIS: reason given, and a clear error without --monthly", async () => {
+  // shift FR-Pue's MODIS months by 13 years: 2012 is before the first value
+  const late = join(tmp, "monthly_late");
+  await Deno.mkdir(late, { recursive: true });
+  const text = await Deno.readTextFile(join(monthly, "FR-Pue_MM.csv"));
+  const shifted = text.split("\n").map((line, i) => {
+    if (i === 0 || !line.trim()) return line;
+    const cells = line.split(",");
+    const ts = cells.findIndex((c) => /^\d{6}$/.test(c));
+    cells[ts] = String(Number(cells[ts]) + 1300);
+    return cells.join(",");
+  }).join("\n");
+  await Deno.writeTextFile(join(late, "FR-Pue_MM.csv"), shifted);
+  await Deno.copyFile(join(monthly, "AU-Lox_MM.csv"), join(late, "AU-Lox_MM.csv"));
+  const { frame } = await predictSites(seed0, { ...base, monthly: late });
+  const pue = frame.filter(pl.col("site").eq(pl.lit("FR-Pue")));
+  const statuses = new Set(pue.getColumn("status").toArray() as string[]);
+  assert.deepEqual([...statuses].map((s) => s.replace(/\d{4}-\d{2}/g, "YYYY-MM")), [
+    "before MODIS (LAI from YYYY-MM); before MODIS (EVI from YYYY-MM)",
+  ]);
+  await assert.rejects(
+    () => predictSites(seed0, { ...base, monthly: undefined }),
+    /uses MODIS LAI and EVI .*--monthly/,
+  );
+  const partial = join(tmp, "monthly_partial");
+  await Deno.mkdir(partial, { recursive: true });
+  await Deno.copyFile(join(monthly, "AU-Lox_MM.csv"), join(partial, "AU-Lox_MM.csv"));
+  await assert.rejects(
+    () => predictSites(seed0, { ...base, monthly: partial }),
+    /monthly_partial, column LAI, EVI: no monthly MODIS file for site\(s\) FR-Pue/,
+  );
+});
+
+Deno.test("predictions do not change when flux and QC columns are removed", async () => {
+  const full = await predictSites([seed0, seed1], base);
+  const bare = await predictSites([seed0, seed1], { ...base, data: driversOnly });
+  const header = (await Deno.readTextFile(join(driversOnly, FIXTURE_FILES[0]))).split("\n")[0];
+  assert.equal(header, "TIMESTAMP,TA_F,SW_IN_F,VPD_F");
+  assert.deepEqual(rowsOf(bare.frame), rowsOf(full.frame));
+});
+
+Deno.test("ensemble sd: 0 for one member, positive for two; mean and sd of the members", async () => {
+  const one = await predictSites(seed0, base);
+  const other = await predictSites(seed1, base);
+  const two = await predictSites(ensembleDir, base);
+  assert.equal(two.report.members.length, 2);
+  const a = rowsOf(one.frame), b = rowsOf(other.frame), e = rowsOf(two.frame);
+  let ok = 0;
+  for (let i = 0; i < e.length; i++) {
+    if (e[i].status !== "ok") continue;
+    ok++;
+    for (const k of ["GPP", "RECO", "NEE"]) {
+      assert.equal(a[i][`${k}_sd`], 0);
+      const x = a[i][k] as number, y = b[i][k] as number;
+      assert.ok(Math.abs((e[i][k] as number) - (x + y) / 2) < 1e-4, `${k} mean, row ${i}`);
+      assert.ok(Math.abs((e[i][`${k}_sd`] as number) - Math.abs(x - y) / 2) < 1e-4, `${k} sd`);
+    }
+    assert.ok((e[i].NEE_sd as number) > 0, `NEE_sd > 0 on row ${i}`);
+  }
+  assert.ok(ok > 700);
+});
+
+Deno.test("inputs are built as in training: an LSTM run reproduces the test-set predictions", async () => {
+  const ens = await loadEnsemble(lstmRun);
+  try {
+    const { days } = predictEnsemble(ens.models, ds.test, { lossDays: ds.config.stride });
+    const { frame } = await predictSites(ens, { ...base, only: ["AU-Lox"] });
+    const byDate = new Map(rowsOf(frame).map((r) => [r.date as string, r]));
+    assert.ok(days.length > 300);
+    for (const d of days) {
+      const r = byDate.get(d.date)!;
+      assert.equal(r.status, "ok");
+      for (const k of ["GPP", "RECO", "NEE"] as const) {
+        assert.ok(Math.abs((r[k] as number) - d[k]) < 1e-4, `${d.date} ${k}: ${r[k]} vs ${d[k]}`);
+      }
+    }
+  } finally {
+    ens.dispose();
+  }
+});
+
+Deno.test("bad inputs: each gets an error naming the file and the column", async () => {
+  const unknownIgbp = await siteTable(
+    "igbp",
+    (r) => r.SITE_ID === "AU-Lox" ? { ...r, IGBP: "DNF" } : r,
+  );
+  await assert.rejects(
+    () => predictSites(seed0, { ...base, sites: unknownIgbp }),
+    /igbp\.csv, column IGBP, line \d: site AU-Lox: IGBP class DNF is unknown to the run/,
+  );
+  const notIgbp = await siteTable(
+    "igbp2",
+    (r) => r.SITE_ID === "AU-Lox" ? { ...r, IGBP: "XYZ" } : r,
+  );
+  await assert.rejects(
+    () => predictSites(seed0, { ...base, sites: notIgbp }),
+    /igbp2\.csv, column IGBP, line \d: site AU-Lox: unknown IGBP code "XYZ"/,
+  );
+  const noLox = await siteTable("no_lox", (r) => r.SITE_ID === "AU-Lox" ? null : r);
+  await assert.rejects(
+    () => predictSites(seed0, { ...base, sites: noLox }),
+    /FLX_AU-Lox\S*\.csv, column SITE_ID: site AU-Lox \(from the file name\) is not in the site table/,
+  );
+  const noColumn = await siteTable("no_col", (r) => r);
+  await Deno.writeTextFile(
+    noColumn,
+    (await Deno.readTextFile(noColumn)).replace("KOPPEN_MAIN", "KOPPEN_X"),
+  );
+  await assert.rejects(
+    () => predictSites(seed0, { ...base, sites: noColumn }),
+    /no_col\.csv, column KOPPEN_MAIN, line 1: required column is missing/,
+  );
+  const cases: [string, Parameters<typeof dataFolder>[1], RegExp][] = [
+    [
+      "sw_mj",
+      mapColumn("FR-Pue", "SW_IN_F", (v) => v * 0.0864),
+      /FLX_FR-Pue\S*\.csv, column SW_IN_F: implausible values: .*MJ m-2 d-1/,
+    ],
+    [
+      "ta_k",
+      mapColumn("AU-Lox", "TA_F", (v) => v + 273.15),
+      /FLX_AU-Lox\S*\.csv, column TA_F: implausible values: .*kelvin/,
+    ],
+    [
+      "vpd_kpa",
+      mapColumn("FR-Pue", "VPD_F", (v) => v / 10),
+      /FLX_FR-Pue\S*\.csv, column VPD_F: implausible values: .*kPa/,
+    ],
+    [
+      "no_vpd",
+      keepColumns(["TIMESTAMP", "TA_F", "SW_IN_F", "NEE_VUT_REF"]),
+      /FLX_\S*\.csv, column VPD_F, line 1: required column is missing/,
+    ],
+    [
+      "bad_value",
+      mapColumn("AU-Lox", "SW_IN_F", (v, k) => (k === 9 ? NaN : v)),
+      /FLX_AU-Lox\S*\.csv, column SW_IN_F, line 11: non-numeric value "NaN"/,
+    ],
+  ];
+  for (const [name, edit, pattern] of cases) {
+    const dir = await dataFolder(name, edit);
+    await assert.rejects(() => predictSites(seed0, { ...base, data: dir }), pattern, name);
+  }
+  // an empty static cell whose training imputation cannot be recovered
+  await assert.rejects(
+    () => predictSites(seed0, { ...base, load: { trainingSites: null } }),
+    /sites\.csv, column ELEV, line \d: site AU-Lox: the cell is empty and the run's imputation/,
+  );
+});
+
+Deno.test("deno task predict: writes the table; on bad input exits 1 and writes nothing", async () => {
+  const run = async (dataDir: string, out: string) => {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(ROOT, "tasks/predict.ts"),
+        "--run",
+        ensembleDir,
+        "--data",
+        dataDir,
+        "--sites",
+        sites,
+        "--monthly",
+        monthly,
+        "--out",
+        out,
+        "--backend",
+        "cpu",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const r = await cmd.output();
+    return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
+  };
+  const good = join(tmp, "out", "good.csv");
+  const ok = await run(data, good);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /\[2\/2\] FR-Pue: \d+\/\d+ days predicted/);
+  const table = pl.readCSV(good);
+  assert.deepEqual(table.columns, [...PREDICTION_COLUMNS]);
+  assert.equal(table.height, (await inputDays(data)).length);
+
+  const bad = await dataFolder("task_bad", mapColumn("FR-Pue", "SW_IN_F", (v) => v * 0.0864));
+  const out = join(tmp, "out", "bad.parquet");
+  const failed = await run(bad, out);
+  assert.equal(failed.code, 1);
+  assert.match(failed.stderr, /column SW_IN_F: implausible values/);
+  const left = [...Deno.readDirSync(join(tmp, "out"))].map((e) => e.name);
+  assert.deepEqual(left, [basename(good)]);
+});
+
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(tmp, { recursive: true });
+  } catch {
+    // already gone
+  }
+});
