@@ -10,7 +10,7 @@
  * continues from the last finished epoch and ends where an unbroken run ends.
  */
 import * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { useBackend } from "../lib/backend.ts";
 import { buildDataset } from "../lib/data/dataset.ts";
@@ -147,6 +147,8 @@ for (const seed of seeds) {
   await writeJson(paths.config, runConfig);
   await saveSplit(paths.split, ds.split);
   await saveScaler(paths.scaler, ds.scaler);
+  // the exact static encoding (imputation values of the training sites), for `deno task predict`
+  await writeJson(join(dirname(paths.scaler), "static_encoding.json"), ds.staticEncoding);
   await writeJson(paths.model, info);
   console.error(`run ${dir} (seed ${seed})${resuming ? ", resuming" : ""}`);
 
