@@ -79,12 +79,12 @@ export const DATA_ATTRIBUTION: string =
  *
  * @example
  * ```ts
- * import { loadFluxnet, siteCitations } from "./mod.ts";
+ * import { citeSites, loadFluxnet } from "./mod.ts";
  * const { sites } = await loadFluxnet({ sites: ["FR-Pue"] });
- * console.log(siteCitations(sites));
+ * console.log(citeSites(sites));
  * ```
  */
-export function siteCitations(
+export function citeSites(
   sites: readonly { SITE_ID: string; DOI: string | null }[],
   options: { markdown?: boolean } = {},
 ): string {

@@ -1,7 +1,8 @@
 /**
  * Progress of a training run: a one-line terminal progress bar (stage, epoch, step, loss terms,
- * ETA) with one summary line per epoch, and a live-updating display for Jupyter notebooks. Both
- * are plain `onStep`/`onEpoch` callbacks for {@link trainModel}.
+ * ETA) with one summary line per epoch, and a live-updating HTML table for any display that can
+ * replace what it showed (notebooks/nb.ts wires it to Jupyter). Both are plain
+ * `onStep`/`onEpoch` callbacks for {@link trainModel}.
  *
  * @module
  */
@@ -121,64 +122,84 @@ export function terminalProgress(options: TerminalProgressOptions = {}): Progres
   };
 }
 
-interface JupyterLike {
-  display(
-    obj: unknown,
-    options?: { raw?: boolean; update?: boolean; display_id?: string },
-  ): Promise<void>;
-}
-
-function jupyter(): JupyterLike | null {
-  try {
-    const deno = (globalThis as { Deno?: { jupyter?: JupyterLike } }).Deno;
-    return deno?.jupyter ?? null;
-  } catch {
-    return null; // outside a notebook, Deno.jupyter throws
-  }
-}
-
 function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** A display bundle: the same progress as HTML and as plain text (MIME type -> content). */
+export interface ProgressBundle {
+  "text/html": string;
+  "text/plain": string;
+}
+
 /**
- * A live display for Deno Jupyter notebooks: one table row per epoch (train and validation loss
- * terms) and a status line, updated in place. Outside a notebook it prints epoch lines instead.
+ * Shows a bundle; `update` is false for the first call and true for later calls, which should
+ * replace what the first call showed (e.g. a Jupyter display with a `display_id`).
+ */
+export type ProgressDisplay = (
+  bundle: ProgressBundle,
+  options: { update: boolean },
+) => void | Promise<void>;
+
+/**
+ * The HTML of a progress display: a status line and one table row per finished epoch (train and
+ * validation loss terms, best-epoch mark, seconds).
  *
  * @example
- * ```ts ignore
- * const result = await trainModel(data, config, { ...options, ...notebookProgress() });
+ * ```ts
+ * import { progressHtml } from "./progress.ts";
+ * const html = progressHtml([], "starting");
+ * console.log(html.includes("<table>")); // true
  * ```
  */
-export function notebookProgress(options: { everyMs?: number } = {}): ProgressCallbacks {
-  const nb = jupyter();
-  if (!nb) return terminalProgress({ live: false });
-  const id = `tamflux-progress-${crypto.randomUUID()}`;
+export function progressHtml(rows: readonly EpochRecord[], status: string): string {
+  const cell = (v: number | undefined) => (v === undefined ? "" : fmt(v));
+  const body = rows.map((r) =>
+    `<tr><td>${r.stage}</td><td>${r.model}</td><td>${r.epoch}</td><td>${cell(r.train.total)}</td>` +
+    `<td>${cell(r.train.data)}</td><td>${cell(r.train.balance)}</td><td>${
+      cell(r.val?.total)
+    }</td>` +
+    `<td>${cell(r.val?.data)}</td><td>${cell(r.val?.balance)}</td><td>${
+      r.improved ? "*" : ""
+    }</td>` +
+    `<td>${r.seconds.toFixed(1)}</td></tr>`
+  ).join("");
+  return `<div><pre>${escapeHtml(status)}</pre><table><tr><th>stage</th><th>model</th>` +
+    `<th>epoch</th><th>train</th><th>data</th><th>balance</th><th>val</th><th>data</th>` +
+    `<th>balance</th><th>best</th><th>s</th></tr>${body}</table></div>`;
+}
+
+/**
+ * A live progress display that does not know where it is shown: it builds an HTML table (one row
+ * per epoch with the train and validation loss terms) and a status line (stage, epoch, step, loss,
+ * ETA), and hands them to `display`, at most every `everyMs` (default 500) during an epoch and
+ * after every epoch. Notebooks pass a function that updates one Jupyter display in place
+ * (`progress()` in notebooks/nb.ts); `lib/` itself never touches `Deno.jupyter`.
+ *
+ * @example
+ * ```ts
+ * import { htmlProgress } from "./progress.ts";
+ * const shown: string[] = [];
+ * const progress = htmlProgress((bundle) => {
+ *   shown.push(bundle["text/plain"]);
+ * });
+ * // await trainModel(data, config, { ...options, ...progress });
+ * ```
+ */
+export function htmlProgress(
+  display: ProgressDisplay,
+  options: { everyMs?: number } = {},
+): ProgressCallbacks {
   const rows: EpochRecord[] = [];
   let status = "starting";
   let shown = false;
-  let last = 0;
+  let last = -Infinity;
   const every = options.everyMs ?? 500;
   const render = () => {
-    const cell = (v: number | undefined) => (v === undefined ? "" : fmt(v));
-    const body = rows.map((r) =>
-      `<tr><td>${r.stage}</td><td>${r.model}</td><td>${r.epoch}</td><td>${
-        cell(r.train.total)
-      }</td>` +
-      `<td>${cell(r.train.data)}</td><td>${cell(r.train.balance)}</td><td>${
-        cell(r.val?.total)
-      }</td>` +
-      `<td>${cell(r.val?.data)}</td><td>${cell(r.val?.balance)}</td><td>${
-        r.improved ? "*" : ""
-      }</td>` +
-      `<td>${r.seconds.toFixed(1)}</td></tr>`
-    ).join("");
-    const html = `<div><pre>${escapeHtml(status)}</pre><table><tr><th>stage</th><th>model</th>` +
-      `<th>epoch</th><th>train</th><th>data</th><th>balance</th><th>val</th><th>data</th>` +
-      `<th>balance</th><th>best</th><th>s</th></tr>${body}</table></div>`;
-    const bundle = { "text/html": html, "text/plain": status };
-    void nb.display(bundle, { raw: true, display_id: id, update: shown });
+    const bundle = { "text/html": progressHtml(rows, status), "text/plain": status };
+    const update = shown;
     shown = true;
+    void display(bundle, { update });
   };
   return {
     onStep(info) {
