@@ -24,12 +24,18 @@ try {
   lines.push(`FAIL data folder:\n${(error as Error).message}`);
 }
 
-const kernel = new Deno.Command("jupyter", { args: ["kernelspec", "list"], stdout: "piped", stderr: "null" });
+const kernel = new Deno.Command("jupyter", {
+  args: ["kernelspec", "list"],
+  stdout: "piped",
+  stderr: "null",
+});
 try {
   const out = new TextDecoder().decode((await kernel.output()).stdout);
   if (/\bdeno\b/.test(out)) lines.push("ok   Jupyter kernel: deno");
   else {
-    lines.push("note Jupyter has no deno kernel: run `deno jupyter --install` to use the notebooks");
+    lines.push(
+      "note Jupyter has no deno kernel: run `deno jupyter --install` to use the notebooks",
+    );
   }
 } catch {
   lines.push(
