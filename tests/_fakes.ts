@@ -3,18 +3,8 @@
  * run in seconds without the real data (the models are the real ones from lib/models).
  */
 import * as tf from "@tensorflow/tfjs";
+import { mulberry32 } from "../lib/data/random.ts";
 import type { Batch, BatchSource, TargetScale } from "../lib/train/contracts.ts";
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Options of {@link fakeSource}. */
 export interface FakeSourceOptions {

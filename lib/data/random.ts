@@ -9,7 +9,28 @@
 export type Rng = () => number;
 
 /**
- * Create a seeded generator (mulberry32, 32-bit state).
+ * The mulberry32 generator started from a raw 32-bit state.
+ *
+ * @example
+ * ```ts
+ * import { mulberry32 } from "./random.ts";
+ * const next = mulberry32(42);
+ * console.log(next() < 1); // true
+ * ```
+ */
+export function mulberry32(state: number): Rng {
+  let s = state >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Create a seeded generator (mulberry32 from the seed mixed with the golden-ratio constant).
  *
  * @example
  * ```ts
@@ -19,14 +40,7 @@ export type Rng = () => number;
  * ```
  */
 export function seededRng(seed: number): Rng {
-  let state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32((Math.trunc(seed) ^ 0x9e3779b9) >>> 0);
 }
 
 /**

@@ -32,26 +32,9 @@ export function seedFor(seed: number, name: string): number {
   return hash >>> 0;
 }
 
-/**
- * A seeded uniform generator on [0, 1) (mulberry32).
- *
- * @example
- * ```ts
- * import { mulberry32 } from "./layers.ts";
- * const next = mulberry32(42);
- * console.log(next() < 1); // true
- * ```
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator on [0, 1) (mulberry32 from a raw state; see lib/data/random.ts). */
+import { mulberry32 } from "../data/random.ts";
+export { mulberry32 };
 
 /**
  * Glorot-uniform values for a `[fanIn, fanOut]` kernel: U(-l, l) with l = sqrt(6 / (fanIn + fanOut)).
