@@ -12,7 +12,7 @@ import { type SiteMetricRow, siteMetrics } from "./aggregate.ts";
 
 /**
  * The newest run folder under `resultsDir` that has finished units and tables (by the time of its
- * newest table), or null when there is none.
+ * newest table), or null when there is none; `exclude` names run folders to pass over.
  *
  * @example
  * ```ts
@@ -20,7 +20,10 @@ import { type SiteMetricRow, siteMetrics } from "./aggregate.ts";
  * const run = await latestRun("results");
  * ```
  */
-export async function latestRun(resultsDir: string): Promise<string | null> {
+export async function latestRun(
+  resultsDir: string,
+  options: { exclude?: readonly string[] } = {},
+): Promise<string | null> {
   let best: { dir: string; time: number } | null = null;
   let entries: Deno.DirEntry[];
   try {
@@ -29,7 +32,7 @@ export async function latestRun(resultsDir: string): Promise<string | null> {
     return null;
   }
   for (const e of entries) {
-    if (!e.isDirectory) continue;
+    if (!e.isDirectory || options.exclude?.includes(e.name)) continue;
     const dir = join(resultsDir, e.name);
     let time = 0;
     try {

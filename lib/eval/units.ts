@@ -156,7 +156,10 @@ export function createUnitRunner(
 
   return async (unit, { dir, log }): Promise<UnitOutcome> => {
     const base = await readJsonFile(resolve(env.root, env.profile.trainConfig));
-    let raw = deepMerge(base, unit.model === "trees" ? {} : unit.overrides);
+    // a trees unit's own overrides patch the trees config; the profile's data patch (sites,
+    // feature set, ...) applies to it too, so that every model sees the same data
+    const profileData = (env.profile.overrides as { data?: Record<string, unknown> }).data ?? {};
+    let raw = deepMerge(base, unit.model === "trees" ? { data: profileData } : unit.overrides);
     const data = (raw.data ?? {}) as Record<string, unknown>;
     raw = deepMerge(raw, {
       name: unit.id,
