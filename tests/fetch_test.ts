@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { cacheDir, resolveDataDir } from "../lib/data/paths.ts";
+import { TEMP_MARKER } from "../lib/data/atomic.ts";
 import {
   aggregateDaily,
   dailyCsv,
@@ -232,7 +233,7 @@ Deno.test("an interrupted fetch resumes without rewriting finished files", async
     const finished = after1.get(SITES[0])!.path;
     const before = await Deno.stat(finished);
     // A killed run may leave a temporary file; the next run removes it.
-    const stale = join(dailyDir, `.FLX_AU-Lox_x.csv.tmp-fetch-1-deadbeef`);
+    const stale = join(dailyDir, `.FLX_AU-Lox_x.csv${TEMP_MARKER}1-deadbeef`);
     await Deno.writeTextFile(stale, "partial");
 
     const second = await fetchFluxnet({

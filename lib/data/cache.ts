@@ -9,9 +9,10 @@
  *
  * @module
  */
+import { writeFileAtomicSync } from "./atomic.ts";
 import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { basename, dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import pl from "polars";
 import { z } from "zod";
 
@@ -91,33 +92,6 @@ function sha256(bytes: Uint8Array): string {
 
 function schemaOf(frame: pl.DataFrame): [string, string][] {
   return frame.columns.map((c) => [c, String(frame.getColumn(c).dtype)]);
-}
-
-/**
- * Write bytes or text atomically: to a temp file in the same folder, then rename over the target.
- *
- * @example
- * ```ts
- * import { writeFileAtomic } from "./cache.ts";
- * writeFileAtomic("cache/example.json", JSON.stringify({ ok: true }));
- * ```
- */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  Deno.mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(
-    dirname(path),
-    `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
-  );
-  try {
-    if (typeof data === "string") Deno.writeTextFileSync(tmp, data);
-    else Deno.writeFileSync(tmp, data);
-    Deno.renameSync(tmp, path);
-  } catch (err) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* already gone */ }
-    throw err;
-  }
 }
 
 function diffInputs(stored: InputStamp[], current: InputStamp[]): string | undefined {
@@ -217,7 +191,7 @@ export function writeFrameCache(
     createdAt: new Date().toISOString(),
     extra: options.extra ?? null,
   };
-  writeFileAtomic(path, bytes);
-  writeFileAtomic(join(options.dir, `${name}.json`), JSON.stringify(meta));
+  writeFileAtomicSync(path, bytes);
+  writeFileAtomicSync(join(options.dir, `${name}.json`), JSON.stringify(meta));
   return path;
 }

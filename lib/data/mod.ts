@@ -15,6 +15,7 @@ export * from "./paths.ts";
 export * from "./sites.ts";
 export * from "./fluxnet.ts";
 export * from "./cache.ts";
+export * from "./atomic.ts";
 export * from "./report.ts";
 export * from "./random.ts";
 export * from "./solar.ts";

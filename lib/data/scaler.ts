@@ -4,8 +4,8 @@
  *
  * @module
  */
+import { writeJsonAtomic } from "./atomic.ts";
 import pl from "polars";
-import { dirname } from "node:path";
 import { z } from "zod";
 
 /** One column's statistics. */
@@ -142,14 +142,6 @@ export function unstandardize(
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = values[i] * std + mean;
   return out;
-}
-
-/** Write a JSON file atomically (temp file in the same folder, then rename). */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
-  await Deno.rename(tmp, path);
 }
 
 /**

@@ -14,7 +14,7 @@
  */
 import { z } from "zod";
 import { deriveSeed, seededRng, shuffled } from "./random.ts";
-import { writeJsonAtomic } from "./scaler.ts";
+import { writeJsonAtomic } from "./atomic.ts";
 
 /** How a split is made. */
 export const SplitSpecSchema = z.object({

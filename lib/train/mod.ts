@@ -27,3 +27,5 @@ export * from "./runs.ts";
 export * from "./trainer.ts";
 export * from "./progress.ts";
 export * from "./predict.ts";
+export * from "./run_cache.ts";
+export * from "./subsample.ts";

@@ -5,8 +5,9 @@
  *
  * @module
  */
+import { writeFileAtomic } from "../data/atomic.ts";
 import * as tf from "@tensorflow/tfjs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
 import { buildModel } from "../models/build.ts";
 import { ModelConfigSchema } from "../models/config.ts";
@@ -15,16 +16,7 @@ import { decodeWeights, writeWeights } from "../models/weights.ts";
 
 /** Write a file atomically: write `<path>.<random>.tmp`, then rename it over `path`. */
 export async function atomicWrite(path: string, data: string | Uint8Array): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(path, data);
 }
 
 /**

@@ -11,7 +11,7 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { PROJECT_ROOT } from "../paths.ts";
-import { removeStaleTemps, writeFileAtomic } from "./atomic.ts";
+import { removeStaleTemps, writeFileAtomic } from "../atomic.ts";
 import { dailyCsv } from "./aggregate.ts";
 import { dailyFileName, listDailyFiles, siteDaily } from "./fluxnet_daily.ts";
 import { fetchMetaflux, METAFLUX_REPO, type MetafluxReport } from "./metaflux.ts";

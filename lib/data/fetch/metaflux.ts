@@ -11,7 +11,7 @@
  * @module
  */
 import { join, relative } from "node:path";
-import { removeStaleTemps, writeFileAtomic } from "./atomic.ts";
+import { removeStaleTemps, writeFileAtomic } from "../atomic.ts";
 import {
   type ByteStore,
   CountingStore,

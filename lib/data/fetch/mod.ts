@@ -50,7 +50,7 @@ export {
   StoreUnreachableError,
 } from "./store.ts";
 export type { ByteStore, OpenStoreOptions, StoreKey, StoreStats } from "./store.ts";
-export { removeStaleTemps, writeFileAtomic } from "./atomic.ts";
+export { removeStaleTemps, writeFileAtomic } from "../atomic.ts";
 export {
   decodeCfTime,
   DEFAULT_STORE_URL,
