@@ -22,28 +22,10 @@
 import { parse } from "csv-parse/sync";
 import { z } from "zod";
 import type { StoreAttributes } from "./zarr_fluxnet.ts";
+import { SITE_COLUMNS } from "../sites.ts";
 
-/** Columns of sites.csv, in the loader's order. */
-export const SITE_COLUMNS = [
-  "SITE_ID",
-  "COUNTRY",
-  "LAT",
-  "LON",
-  "ELEV",
-  "IGBP",
-  "KOPPEN_MAIN",
-  "KOPPEN",
-  "MAT",
-  "MAP",
-  "P_OVER_PET",
-  "CANOPY_HEIGHT",
-  "WHC",
-  "FIRST_YEAR",
-  "LAST_YEAR",
-  "DAILY_SOURCE",
-  "DOI",
-  "DATA_POLICY",
-] as const;
+/** Columns of sites.csv, in the loader's order (lib/data/sites.ts). */
+export { SITE_COLUMNS };
 
 /** One row of sites.csv; null = empty cell. */
 export type SiteRow = Record<typeof SITE_COLUMNS[number], string | number | null>;
