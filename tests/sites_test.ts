@@ -65,7 +65,7 @@ Deno.test("sites: empty latitude is an error (required)", () => {
 
 Deno.test("sites: missing column is an error", () => {
   const text = [HEADER.replace(",IGBP", ""), FR_PUE.replace(",EBF", "")].join("\n");
-  expectError(text, { column: "IGBP" }, /missing/);
+  expectError(text, { column: "IGBP", line: 1 }, /missing/);
 });
 
 Deno.test("sites: a site listed twice is an error", () => {

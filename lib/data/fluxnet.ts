@@ -16,7 +16,7 @@ import { z } from "zod";
 import { hashKey, readFrameCache, stampInputs, writeFrameCache } from "./cache.ts";
 import { cacheDir, DATA_HELP, resolveDataDir } from "./paths.ts";
 import { type DropRecord, type FileReport, type LoadReport, LoadReportSchema } from "./report.ts";
-import { loadSites, type Site } from "./sites.ts";
+import { InputError, type InputLocation, loadSites, type Site } from "./sites.ts";
 
 /** Bump when the table built from the same files would change; older caches become stale. */
 export const LOADER_VERSION = 1;
@@ -120,25 +120,10 @@ export interface FluxnetData {
 }
 
 /** Bad input in a FLUXNET file or folder; names the file, the column and the line when known. */
-export class FluxnetInputError extends Error {
-  /** The file or folder at fault. */
-  readonly file: string;
-  /** The column at fault. */
-  readonly column?: string;
-  /** The 1-based line of the file (the header is line 1). */
-  readonly line?: number;
-
-  constructor(message: string, where: { file: string; column?: string; line?: number }) {
-    const at = [
-      where.file,
-      where.column !== undefined ? `column ${where.column}` : undefined,
-      where.line !== undefined ? `line ${where.line}` : undefined,
-    ].filter((s) => s !== undefined).join(", ");
-    super(`${at}: ${message}`);
+export class FluxnetInputError extends InputError {
+  constructor(message: string, where: InputLocation) {
+    super(message, where);
     this.name = "FluxnetInputError";
-    this.file = where.file;
-    this.column = where.column;
-    this.line = where.line;
   }
 }
 

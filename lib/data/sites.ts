@@ -130,26 +130,51 @@ export const SiteRowSchema = z.object({
 /** One site of sites.csv (numbers are `number | null`). */
 export type Site = z.output<typeof SiteRowSchema>;
 
-/** An error in sites.csv, naming the file, the column and the line. */
-export class SitesError extends Error {
-  /** The file. */
+/** Where in a file a problem is. */
+export interface InputLocation {
+  file: string;
+  column?: string;
+  line?: number;
+}
+
+/**
+ * Bad input data: the message starts with the file, then the column and the 1-based line (the
+ * header is line 1) when known. The base of the loader's and the site table's errors.
+ *
+ * @example
+ * ```ts
+ * import { InputError } from "./sites.ts";
+ * const e = new InputError("not a number", { file: "a.csv", column: "TA_F", line: 3 });
+ * console.log(e.message); // "a.csv, column TA_F, line 3: not a number"
+ * ```
+ */
+export class InputError extends Error {
+  /** The file or folder at fault. */
   readonly file: string;
-  /** The column, when one is at fault. */
+  /** The column at fault, when one is. */
   readonly column?: string;
   /** The 1-based line of the file (the header is line 1), when a row is at fault. */
   readonly line?: number;
 
-  constructor(message: string, where: { file: string; column?: string; line?: number }) {
+  constructor(message: string, where: InputLocation) {
     const at = [
       where.file,
       where.column !== undefined ? `column ${where.column}` : undefined,
       where.line !== undefined ? `line ${where.line}` : undefined,
     ].filter((s) => s !== undefined).join(", ");
     super(`${at}: ${message}`);
-    this.name = "SitesError";
+    this.name = "InputError";
     this.file = where.file;
     this.column = where.column;
     this.line = where.line;
+  }
+}
+
+/** An error in sites.csv, naming the file, the column and the line. */
+export class SitesError extends InputError {
+  constructor(message: string, where: InputLocation) {
+    super(message, where);
+    this.name = "SitesError";
   }
 }
 
@@ -166,7 +191,40 @@ export class SitesError extends Error {
  * ```
  */
 export function parseSites(text: string, options: { file?: string } = {}): Site[] {
-  const file = options.file ?? "sites.csv";
+  return parseSiteTable(text, {
+    file: options.file ?? "sites.csv",
+    columns: SITE_COLUMNS,
+    schema: SiteRowSchema,
+    error: (message, where) => new SitesError(message, where),
+  }).map((r) => r.row);
+}
+
+/**
+ * Parse a site table (CSV with a header): every row validated with `schema` over the `columns` it
+ * needs (other columns are ignored), site ids unique; each row comes with its 1-based line. Every problem is thrown as `error(message,
+ * where)` naming the file, column and line. Shared by the loader's sites.csv and the site table of
+ * `deno task predict`, which needs fewer columns.
+ *
+ * @example
+ * ```ts
+ * import { parseSiteTable, SiteRowSchema, SITE_COLUMNS, SitesError } from "./sites.ts";
+ * const text = await Deno.readTextFile("../shared/data/fluxnet2015/sites.csv");
+ * const sites = parseSiteTable(text, {
+ *   file: "sites.csv", columns: SITE_COLUMNS, schema: SiteRowSchema,
+ *   error: (m, w) => new SitesError(m, w),
+ * });
+ * ```
+ */
+export function parseSiteTable<S extends z.ZodType<{ SITE_ID: string }>>(
+  text: string,
+  options: {
+    file: string;
+    columns: readonly string[];
+    schema: S;
+    error: (message: string, where: InputLocation) => Error;
+  },
+): { row: z.output<S>; line: number }[] {
+  const { file, columns, schema, error } = options;
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, {
@@ -176,55 +234,55 @@ export function parseSites(text: string, options: { file?: string } = {}): Site[
       info: true,
     }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (err) {
-    throw new SitesError(`not a readable CSV file (${(err as Error).message})`, { file });
+    throw error(`not a readable CSV file (${(err as Error).message})`, { file });
   }
-  if (records.length === 0) throw new SitesError("the file is empty", { file });
+  if (records.length === 0) throw error("the file is empty", { file });
   const header = records[0].record.map((h) => h.trim());
-  for (const column of SITE_COLUMNS) {
+  for (const column of columns) {
     if (!header.includes(column)) {
-      throw new SitesError(`required column is missing (header: ${header.join(",")})`, {
-        file,
-        column,
-      });
+      throw error(
+        `required column is missing (required: ${columns.join(", ")}; header: ${header.join(",")})`,
+        { file, column, line: 1 },
+      );
     }
   }
-  const index = new Map(SITE_COLUMNS.map((c) => [c, header.indexOf(c)]));
-  const sites: Site[] = [];
+  const index = new Map(columns.map((c) => [c, header.indexOf(c)]));
+  const out: { row: z.output<S>; line: number }[] = [];
   const seen = new Map<string, number>();
   for (let r = 1; r < records.length; r++) {
     const line = records[r].info.lines;
     const cells = records[r].record;
     if (cells.length !== header.length) {
-      throw new SitesError(
-        `the row has ${cells.length} cells but the header has ${header.length}`,
-        { file, line },
-      );
+      throw error(`the row has ${cells.length} cells but the header has ${header.length}`, {
+        file,
+        line,
+      });
     }
     const raw: Record<string, string> = {};
     for (const [column, i] of index) raw[column] = cells[i];
-    const parsed = SiteRowSchema.safeParse(raw);
+    const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      const column = String(issue.path[0] ?? "");
       const site = raw.SITE_ID?.trim();
-      throw new SitesError(
-        `${site ? `site ${site}: ` : ""}${issue.message}`,
-        { file, column, line },
-      );
+      throw error(`${site ? `site ${site}: ` : ""}${issue.message}`, {
+        file,
+        column: String(issue.path[0] ?? ""),
+        line,
+      });
     }
-    const site = parsed.data;
-    const previous = seen.get(site.SITE_ID);
+    const row = parsed.data as z.output<S>;
+    const previous = seen.get(row.SITE_ID);
     if (previous !== undefined) {
-      throw new SitesError(`site ${site.SITE_ID} appears twice (also on line ${previous})`, {
+      throw error(`site ${row.SITE_ID} appears twice (also on line ${previous})`, {
         file,
         column: "SITE_ID",
         line,
       });
     }
-    seen.set(site.SITE_ID, line);
-    sites.push(site);
+    seen.set(row.SITE_ID, line);
+    out.push({ row, line });
   }
-  return sites;
+  return out;
 }
 
 /**

@@ -15,11 +15,10 @@
  *
  * @module
  */
-import { parse } from "csv-parse/sync";
 import { z } from "zod";
 import { dayOfYear } from "../data/features.ts";
 import { FluxnetInputError, listFluxnetFiles } from "../data/fluxnet.ts";
-import { IGBP_CODES, KOPPEN_GROUPS } from "../data/sites.ts";
+import { IGBP_CODES, KOPPEN_GROUPS, parseSiteTable } from "../data/sites.ts";
 import { potentialShortwave } from "../data/solar.ts";
 
 /** Tower drivers a run may read from the daily files, with their FLUXNET2015 units. */
@@ -123,63 +122,12 @@ export function parsePredictionSites(
   text: string,
   options: { file: string },
 ): PredictionSite[] {
-  const file = options.file;
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(text, {
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      info: true,
-    }) as unknown as { record: string[]; info: { lines: number } }[];
-  } catch (error) {
-    throw new FluxnetInputError(`not a readable CSV file (${(error as Error).message})`, { file });
-  }
-  if (records.length === 0) throw new FluxnetInputError("the site table is empty", { file });
-  const header = records[0].record.map((h) => h.trim());
-  for (const column of PREDICTION_SITE_COLUMNS) {
-    if (!header.includes(column)) {
-      throw new FluxnetInputError(
-        `required column is missing from the site table (required: ` +
-          `${PREDICTION_SITE_COLUMNS.join(", ")})`,
-        { file, column, line: 1 },
-      );
-    }
-  }
-  const out: PredictionSite[] = [];
-  const seen = new Map<string, number>();
-  for (let r = 1; r < records.length; r++) {
-    const line = records[r].info.lines;
-    const cells = records[r].record;
-    if (cells.length !== header.length) {
-      throw new FluxnetInputError(
-        `the row has ${cells.length} cells but the header has ${header.length}`,
-        { file, line },
-      );
-    }
-    const raw: Record<string, string> = {};
-    for (const c of PREDICTION_SITE_COLUMNS) raw[c] = cells[header.indexOf(c)];
-    const parsed = PredictionSiteSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const site = raw.SITE_ID?.trim();
-      throw new FluxnetInputError(`${site ? `site ${site}: ` : ""}${issue.message}`, {
-        file,
-        column: String(issue.path[0] ?? ""),
-        line,
-      });
-    }
-    const previous = seen.get(parsed.data.SITE_ID);
-    if (previous !== undefined) {
-      throw new FluxnetInputError(
-        `site ${parsed.data.SITE_ID} appears twice (also on line ${previous})`,
-        { file, column: "SITE_ID", line },
-      );
-    }
-    seen.set(parsed.data.SITE_ID, line);
-    out.push({ ...parsed.data, line });
-  }
-  return out;
+  return parseSiteTable(text, {
+    file: options.file,
+    columns: PREDICTION_SITE_COLUMNS,
+    schema: PredictionSiteSchema,
+    error: (message, where) => new FluxnetInputError(message, where),
+  }).map(({ row, line }) => ({ ...row, line }));
 }
 
 /**
