@@ -31,6 +31,7 @@ import { type PredictionRow, readPredictions, writePredictions } from "../lib/ev
 import { siteCitations, writeTable } from "../lib/eval/tables.ts";
 import { toPredictionRows } from "../lib/eval/units.ts";
 import {
+  collectXbaseDays,
   compareXbase,
   readXbase,
   XBASE_SITES,
@@ -261,26 +262,8 @@ if (values.xbase) {
 
   const models = ["trees", ...extra.map((e) => e.label)];
   const byKey = new Map<string, XbaseDay>();
-  const add = (label: string, rows: readonly PredictionRow[]) => {
-    for (const r of rows) {
-      if (!(XBASE_SITES as readonly string[]).includes(r.site)) continue;
-      const k = `${r.site}\u0000${r.date}`;
-      let d = byKey.get(k);
-      if (!d) {
-        byKey.set(
-          k,
-          d = {
-            site: r.site,
-            date: r.date,
-            qc: r.NEE_QC,
-            obs: { GPP: r.GPP_obs, NEE: r.NEE_obs },
-            pred: {},
-          },
-        );
-      }
-      d.pred[label] = { GPP: r.GPP, NEE: r.NEE };
-    }
-  };
+  const add = (label: string, rows: readonly PredictionRow[]) =>
+    collectXbaseDays(rows, { sites: XBASE_SITES, label, into: byKey });
   add("trees", scoredX.rows);
   for (const e of extra) {
     const rows = readPredictions(e.path);

@@ -40,7 +40,7 @@ import {
   readPredictions,
 } from "./predictions.ts";
 import { multiScaleMetrics } from "./scales.ts";
-import { compareXbase, readXbase, XBASE_SITES, type XbaseDay, xbaseTableRows } from "./xbase.ts";
+import { collectXbaseDays, compareXbase, readXbase, XBASE_SITES, xbaseTableRows } from "./xbase.ts";
 import {
   ablationTable,
   balanceSummaryTable,
@@ -127,26 +127,10 @@ export function xbaseTables(
     throw e;
   }
   const models = MAIN_MODELS.filter((m) => rows.some((r) => r.model === m));
-  const byDay = new Map<string, XbaseDay>();
-  for (const r of rows) {
-    if (!towers.includes(r.site as typeof towers[number])) continue;
-    if (!(models as readonly string[]).includes(r.model)) continue;
-    const k = `${r.site}\u0000${r.date}`;
-    let d = byDay.get(k);
-    if (!d) {
-      byDay.set(
-        k,
-        d = {
-          site: r.site,
-          date: r.date,
-          qc: r.NEE_QC,
-          obs: { GPP: r.GPP_obs, NEE: r.NEE_obs },
-          pred: {},
-        },
-      );
-    }
-    d.pred[r.model] = { GPP: r.GPP, NEE: r.NEE };
-  }
+  const byDay = collectXbaseDays(
+    rows.filter((r) => (models as readonly string[]).includes(r.model)),
+    { sites: towers },
+  );
   const cmp = compareXbase([...byDay.values()], xbase, { models, sites: towers });
   const { columns, rows: tableRows } = xbaseTableRows(cmp.scores, models);
   return [{

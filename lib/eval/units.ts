@@ -15,6 +15,7 @@ import { loadFluxnet } from "../data/fluxnet.ts";
 import { saveSplit } from "../data/splits.ts";
 import type { Site } from "../data/sites.ts";
 import { buildModel, transferPretrained } from "../models/build.ts";
+import type { PredictedDay } from "../models/trees/pipeline.ts";
 import { parseExperimentConfig } from "../train/config.ts";
 import { predictEnsemble } from "../train/predict.ts";
 import { configHash, runConfigHash, writeJson } from "../train/runs.ts";
@@ -62,17 +63,7 @@ function datasetKey(data: Record<string, unknown>): string {
 
 /** The prediction rows of predicted days, with the unit's label, seed and the sites' classes. */
 export function toPredictionRows(
-  days: readonly {
-    site: string;
-    date: string;
-    GPP: number;
-    RECO: number;
-    NEE: number;
-    GPP_obs: number | null;
-    RECO_obs: number | null;
-    NEE_obs: number | null;
-    NEE_QC: number | null;
-  }[],
+  days: readonly PredictedDay[],
   context: { label: string; seed: number; sites: readonly Site[] },
 ): PredictionRow[] {
   const bySite = new Map(context.sites.map((s) => [s.SITE_ID, s]));

@@ -27,6 +27,7 @@ import {
 } from "./monthly.ts";
 import { scoreSeries } from "./metrics.ts";
 import type { Cell } from "./tables.ts";
+import type { PredictionRow } from "./predictions.ts";
 
 /** The four towers with an X-BASE extract. */
 export const XBASE_SITES = ["DE-Tha", "DK-Sor", "US-MMS", "US-NR1"] as const;
@@ -129,6 +130,41 @@ export interface XbaseDay {
   obs: Record<XbaseFlux, number | null>;
   /** Model name -> predictions. */
   pred: Record<string, Record<XbaseFlux, number | null>>;
+}
+
+/**
+ * Gather prediction rows at the given towers into {@link XbaseDay}s, one per site-day, adding
+ * each row's GPP/NEE under `label` (default: the row's model). Pass `into` to add several sources
+ * (e.g. one predictions file each) to the same days.
+ *
+ * @example
+ * ```ts
+ * import { collectXbaseDays } from "./xbase.ts";
+ * const days = collectXbaseDays([], { sites: ["US-MMS"] });
+ * ```
+ */
+export function collectXbaseDays(
+  rows: readonly PredictionRow[],
+  options: { sites: readonly string[]; label?: string; into?: Map<string, XbaseDay> },
+): Map<string, XbaseDay> {
+  const days = options.into ?? new Map<string, XbaseDay>();
+  for (const r of rows) {
+    if (!options.sites.includes(r.site)) continue;
+    const k = `${r.site}\u0000${r.date}`;
+    let d = days.get(k);
+    if (!d) {
+      d = {
+        site: r.site,
+        date: r.date,
+        qc: r.NEE_QC,
+        obs: { GPP: r.GPP_obs, NEE: r.NEE_obs },
+        pred: {},
+      };
+      days.set(k, d);
+    }
+    d.pred[options.label ?? r.model] = { GPP: r.GPP, NEE: r.NEE };
+  }
+  return days;
 }
 
 /** One row of the comparison: a tower, a flux and a source (X-BASE or a model). */
