@@ -171,21 +171,31 @@ Deno.test("lstmSequence: impl fused dispatches to fused_lstm.ts or fails clearly
   tf.dispose([x, w.kernel, w.recurrent, w.bias]);
 });
 
-Deno.test("matMul: same value and gradients as tf.matMul", async () => {
+Deno.test("matMul: same value and gradients as tf.matMul (packed GEMM and fallback shapes)", async () => {
   const { matMul } = await import("../lib/models/matmul.ts");
-  const a = seeded([5, 4], 61) as tf.Tensor2D;
-  const b = seeded([4, 3], 62) as tf.Tensor2D;
-  const weight = seeded([5, 3], 63);
-  const loss =
-    (f: (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D) => (x: tf.Tensor, y: tf.Tensor) =>
-      tf.sum(tf.mul(f(x as tf.Tensor2D, y as tf.Tensor2D), weight));
-  const ours = tf.grads(loss(matMul))([a, b]);
-  const theirs = tf.grads(loss((x, y) => tf.matMul(x, y)))([a, b]);
-  const valueOurs = matMul(a, b), valueTheirs = tf.matMul(a, b);
-  assert.ok(maxAbsDiff(valueOurs, valueTheirs) < 1e-6);
-  assert.ok(maxAbsDiff(ours[0], theirs[0]) < 1e-6);
-  assert.ok(maxAbsDiff(ours[1], theirs[1]) < 1e-6);
-  tf.dispose([a, b, weight, valueOurs, valueTheirs, ...ours, ...theirs]);
+  // [m, k, n]: all on tf.matMul (n = 3); all in the GEMM on wasm; the input gradient on
+  // tf.matMul (k = 5). On cpu everything runs on tf.matMul.
+  const cases = [[5, 4, 3], [13, 16, 24], [13, 5, 16]];
+  for (
+    const [backend, [m, k, n]] of ["wasm", "cpu"].flatMap((b) => cases.map((c) => [b, c] as const))
+  ) {
+    await useBackend(backend as "wasm" | "cpu");
+    const a = seeded([m, k], 61) as tf.Tensor2D;
+    const b = seeded([k, n], 62) as tf.Tensor2D;
+    const weight = seeded([m, n], 63);
+    const loss =
+      (f: (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D) => (x: tf.Tensor, y: tf.Tensor) =>
+        tf.sum(tf.mul(f(x as tf.Tensor2D, y as tf.Tensor2D), weight));
+    const ours = tf.grads(loss(matMul))([a, b]);
+    const theirs = tf.grads(loss((x, y) => tf.matMul(x, y)))([a, b]);
+    const valueOurs = matMul(a, b), valueTheirs = tf.matMul(a, b);
+    const at = `[${m}, ${k}, ${n}] on ${backend}`;
+    assert.ok(maxAbsDiff(valueOurs, valueTheirs) < 1e-5, `value ${at}`);
+    assert.ok(maxAbsDiff(ours[0], theirs[0]) < 1e-5, `d/da ${at}`);
+    assert.ok(maxAbsDiff(ours[1], theirs[1]) < 1e-5, `d/db ${at}`);
+    tf.dispose([a, b, weight, valueOurs, valueTheirs, ...ours, ...theirs]);
+  }
+  await useBackend("cpu"); // the rest of this file runs on cpu
 });
 
 Deno.test("lstmSequence gradients equal tf.layers.lstm gradients (mask, reverse)", () => {

@@ -8,25 +8,34 @@
  *
  * Inside that op:
  * - the input projections of all steps are one product (`[T*B, In] x [In, 4H]`, bias included);
- * - each step runs one recurrent product accumulated onto its input projection, one sigmoid over
- *   all gates and one over the cell state, and the gate arithmetic in plain JavaScript loops;
- * - the hand-written backward pass through time runs one product per step (`dz x R^T`); the
- *   weight and input gradients are three large products over all steps at once.
+ * - each step runs one recurrent product accumulated onto its input projection (the recurrent
+ *   kernel packed once for all steps) and one call that does all of the step's gate arithmetic;
+ * - the hand-written backward pass through time runs one product and one gradient call per step;
+ *   the weight and input gradients are three large products over all steps at once.
  *
  * Every buffer is time-major (row t*B + b is batch b at time t), so each step's rows are
  * contiguous. `tanh(x)` is computed as `2 sigmoid(2x) - 1` (the g columns of the weights are
- * doubled), so every transcendental runs in one vectorised sigmoid call.
+ * doubled), so every transcendental is a sigmoid.
  *
- * On the wasm backend everything runs on buffers of the wasm heap, with no tensor created per step:
- * the products in a small GEMM assembled at load time in WebAssembly (relaxed-SIMD fused
- * multiply-add where the runtime has it; XNNPACK, the backend's own library, is built without it),
- * the sigmoids in the backend's XNNPACK kernel. On any other backend (e.g. cpu) the same algorithm
- * runs with JavaScript kernels.
+ * On the wasm backend everything runs on buffers of the wasm heap, with no tensor created per
+ * step, in kernels assembled at load time in WebAssembly (`wasm_kernels.ts`): a packed GEMM with
+ * relaxed-SIMD fused multiply-add where the runtime has it (XNNPACK, the backend's own library, is
+ * built without it) and SIMD step kernels with their own sigmoid. On any other backend (e.g. cpu),
+ * or when H is not a multiple of 4, the same algorithm runs with JavaScript loops (and, on wasm,
+ * XNNPACK's sigmoid and, for products whose width is not a multiple of 8, XNNPACK's matMul).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmWeights } from "./lstm_seq.ts";
+import type { WasmCell } from "./wasm_cell.ts";
+import { gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
+import {
+  compiledKernels,
+  isWasmBackend,
+  kernelsFor,
+  type WasmBackendLike,
+} from "./wasm_kernels.ts";
 
 /** Options of {@linkcode lstmSequenceFused}. */
 export interface FusedLstmOptions {
@@ -61,10 +70,20 @@ interface MatMulOptions {
   aTransposed?: boolean;
 }
 
+/** A right-hand operand `[k, n]` prepared by {@linkcode Kernels.prepareB}. */
+interface PreparedB {
+  slot: Slot;
+  k: number;
+  n: number;
+  /** The slot holds B in the GEMM's packed layout (else B itself, row-major). */
+  packed: boolean;
+}
+
 /** The few primitives the LSTM loops need from a backend. */
 interface Kernels {
-  /** A zero-filled buffer the kernels can read and write; freed by {@linkcode Kernels.release}. */
-  scratch(size: number): Slot;
+  /** A zero-filled buffer (unless `zero: false`) the kernels can read and write; freed by
+   * {@linkcode Kernels.release}. */
+  scratch(size: number, options?: { zero?: boolean }): Slot;
   /** `count` consecutive blocks of `size` elements of a slot, each addressable by the kernels. */
   blocks(slot: Slot, count: number, size: number): Slot[];
   /** Read access to a tensor's values (no copy where the backend allows it). */
@@ -75,240 +94,21 @@ interface Kernels {
   heap(slot: Slot): Float32Array;
   /** C[m, n] (+)= A[m, k] B[k, n], row-major. */
   matMul(a: Slot, b: Slot, c: Slot, dims: [number, number, number], options?: MatMulOptions): void;
+  /** B `[k, n]` prepared for many products (packed once on wasm). */
+  prepareB(b: Slot, dims: [number, number]): PreparedB;
+  /** C[m, n] (+)= A[m, k] B[k, n] with a prepared B. */
+  matMulPrepared(a: Slot, b: PreparedB, c: Slot, m: number, options?: MatMulOptions): void;
   /** out = sigmoid(x), element-wise over the whole slot. */
   sigmoid(x: Slot, out: Slot): void;
+  /** The step kernels of `wasm_cell.ts` on this backend's memory (pointers are byte offsets of
+   * slots), or null: then each step's element-wise work runs in JavaScript. */
+  cell: WasmCell | null;
   /** Free every scratch buffer not turned into a tensor, and every block id. */
   release(): void;
 }
 
 // ---------------------------------------------------------------------------------------------
-// The GEMM in WebAssembly, assembled here and run on the wasm backend's own memory.
-
-/** gemm(a, b, c, m, k, n, at, flags) on byte offsets; flags: 1 = accumulate, 2 = a is [k, m]. */
-type GemmFn = (
-  a: number,
-  b: number,
-  c: number,
-  m: number,
-  k: number,
-  n: number,
-  at: number,
-  flags: number,
-) => void;
-
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-/** Rows of A per register tile (then smaller tiles for the remainder), columns: always 8. */
-const TILE_ROWS = [6, 4, 2, 1];
-/** Depth of one pass over k (keeps a strip of B and a panel of A in the L1 cache). */
-const K_BLOCK = 256;
-
-/**
- * The GEMM module: C[m, n] (+)= A[m, k] B[k, n], row-major, n % 8 === 0. Unless flags & 2, A is
- * first transposed into `at` ([k, m], scratch of 4*m*k bytes). Then, for each block of 256 steps
- * of k, strips of 8 columns of B and C and panels of 6 rows of A (4, 2, 1 for the remainder) are
- * multiplied with 2 x rows accumulators of 4 lanes, one multiply-add per accumulator and step of k
- * (`f32x4.relaxed_madd` when `fused`, else `f32x4.mul` + `f32x4.add`).
- */
-function gemmModuleBytes(fused: boolean): Uint8Array<ArrayBuffer> {
-  const I32 = 0x7f, V128 = 0x7b;
-  const get = (i: number) => [0x20, ...uleb(i)];
-  const set = (i: number) => [0x21, ...uleb(i)];
-  const tee = (i: number) => [0x22, ...uleb(i)];
-  const i32 = (v: number) => [0x41, ...sleb(v)];
-  const [add, sub, mul, and, or] = [[0x6a], [0x6b], [0x6c], [0x71], [0x72]];
-  const [ltu, leu, gtu, ne, eqz, select] = [[0x49], [0x4d], [0x4b], [0x47], [0x45], [0x1b]];
-  const simd = (op: number) => [0xfd, ...uleb(op)];
-  const vload = (off: number) => [...simd(0), 4, ...uleb(off)];
-  const vstore = (off: number) => [...simd(11), 4, ...uleb(off)];
-  const splat = (off: number) => [...simd(9), 2, ...uleb(off)];
-  const fload = [0x2a, 2, 0], fstore = [0x38, 2, 0];
-  const vzero = [...simd(12), ...new Array(16).fill(0)];
-  const block = [0x02, 0x40], loop = [0x03, 0x40], ifThen = [0x04, 0x40], orElse = [0x05];
-  const end = [0x0b];
-  const br = (d: number) => [0x0c, d], brIf = (d: number) => [0x0d, d];
-  // params 0..7: a, b, c, m, k, n, at, flags; i32 locals 8..20; v128 locals from 21
-  const [A, Bp, C, M, K, N, AT, FLAGS] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [I, J, P, PA, PB, PC, LDB, LDA, PEND, KB, KC, LOADC, TMP] = [
-    8,
-    9,
-    10,
-    11,
-    12,
-    13,
-    14,
-    15,
-    16,
-    17,
-    18,
-    19,
-    20,
-  ];
-  const ACC = 21, B0 = ACC + 2 * TILE_ROWS[0], B1 = B0 + 1, AV = B1 + 1;
-  const code: number[] = [];
-  const e = (...parts: number[][]) => {
-    for (const part of parts) code.push(...part);
-  };
-  const multiplyAdd = (acc: number, bv: number) => {
-    if (fused) e(get(AV), get(bv), get(acc), simd(261), set(acc));
-    else e(get(acc), get(AV), get(bv), simd(230), simd(228), set(acc));
-  };
-  e(get(N), i32(4), mul, set(LDB), get(M), i32(4), mul, set(LDA));
-  // A transposed: at[p*m + i] = a[i*k + p] (or a already is [k, m])
-  e(get(FLAGS), i32(2), and, ifThen, get(A), set(AT), orElse);
-  e(i32(0), set(I), block, loop, get(I), get(M), ltu, eqz, brIf(1));
-  e(get(A), get(I), get(K), mul, i32(4), mul, add, set(PA));
-  e(get(AT), get(I), i32(4), mul, add, set(PB));
-  e(i32(0), set(P), block, loop, get(P), get(K), ltu, eqz, brIf(1));
-  e(get(PB), get(PA), fload, fstore);
-  e(get(PA), i32(4), add, set(PA), get(PB), get(LDA), add, set(PB));
-  e(get(P), i32(1), add, set(P), br(0), end, end);
-  e(get(I), i32(1), add, set(I), br(0), end, end, end);
-  // blocks of k
-  e(i32(0), set(KB), block, loop, get(KB), get(K), ltu, eqz, brIf(1));
-  // KC = min(K - KB, K_BLOCK)
-  e(get(K), get(KB), sub, set(TMP), i32(K_BLOCK), get(TMP), get(TMP), i32(K_BLOCK), gtu, select);
-  e(set(KC));
-  e(get(FLAGS), i32(1), and, get(KB), i32(0), ne, or, set(LOADC));
-  // strips of 8 columns
-  e(i32(0), set(J), block, loop, get(J), get(N), ltu, eqz, brIf(1));
-  e(i32(0), set(I));
-  for (const R of TILE_ROWS) {
-    e(block, loop, get(I), i32(R), add, get(M), leu, eqz, brIf(1));
-    e(get(LOADC), ifThen);
-    for (let r = 0; r < R; r++) {
-      e(get(C), get(I), i32(r), add, get(N), mul, get(J), add, i32(4), mul, add, tee(PC));
-      e(vload(0), set(ACC + 2 * r), get(PC), vload(16), set(ACC + 2 * r + 1));
-    }
-    e(orElse);
-    for (let q = 0; q < 2 * R; q++) e(vzero, set(ACC + q));
-    e(end);
-    e(get(AT), get(KB), get(M), mul, get(I), add, i32(4), mul, add, set(PA));
-    e(get(Bp), get(KB), get(N), mul, get(J), add, i32(4), mul, add, tee(PB));
-    e(get(KC), get(LDB), mul, add, set(PEND));
-    e(block, loop, get(PB), vload(0), set(B0), get(PB), vload(16), set(B1));
-    for (let r = 0; r < R; r++) {
-      e(get(PA), splat(4 * r), set(AV));
-      multiplyAdd(ACC + 2 * r, B0);
-      multiplyAdd(ACC + 2 * r + 1, B1);
-    }
-    e(get(PA), get(LDA), add, set(PA));
-    e(get(PB), get(LDB), add, tee(PB), get(PEND), ltu, brIf(0), end, end);
-    for (let r = 0; r < R; r++) {
-      e(get(C), get(I), i32(r), add, get(N), mul, get(J), add, i32(4), mul, add, tee(PC));
-      e(get(ACC + 2 * r), vstore(0), get(PC), get(ACC + 2 * r + 1), vstore(16));
-    }
-    e(get(I), i32(R), add, set(I), br(0), end, end);
-  }
-  e(get(J), i32(8), add, set(J), br(0), end, end);
-  e(get(KB), i32(K_BLOCK), add, set(KB), br(0), end, end, end);
-  const body = [2, ...uleb(13), I32, ...uleb(2 * TILE_ROWS[0] + 3), V128, ...code];
-  const section = (id: number, bytes: number[]) => [id, ...uleb(bytes.length), ...bytes];
-  const name = (text: string) => [...uleb(text.length), ...new TextEncoder().encode(text)];
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [1, 0x60, 8, I32, I32, I32, I32, I32, I32, I32, I32, 0]),
-    ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x01]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name("gemm"), 0x00, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
-  ]);
-}
-
-/** The GEMM flavour this runtime compiles: relaxed-SIMD multiply-add, plain SIMD, or none. */
-type GemmKind = "relaxed-simd" | "simd" | "none";
-
-let gemmModule: { kind: GemmKind; module: WebAssembly.Module | null } | undefined;
-const gemmByMemory = new WeakMap<WebAssembly.Memory, GemmFn | null>();
-
-function compiledGemm(): { kind: GemmKind; module: WebAssembly.Module | null } {
-  if (gemmModule === undefined) {
-    gemmModule = { kind: "none", module: null };
-    for (const [kind, fused] of [["relaxed-simd", true], ["simd", false]] as const) {
-      const bytes = gemmModuleBytes(fused);
-      if (WebAssembly.validate(bytes)) {
-        gemmModule = { kind, module: new WebAssembly.Module(bytes) };
-        break;
-      }
-    }
-  }
-  return gemmModule;
-}
-
-/** The GEMM bound to a wasm memory; null without wasm SIMD or with a shared memory. */
-function gemmFor(memory: WebAssembly.Memory | undefined): GemmFn | null {
-  if (
-    memory === undefined ||
-    (typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer)
-  ) {
-    return null;
-  }
-  const known = gemmByMemory.get(memory);
-  if (known !== undefined) return known;
-  const { module } = compiledGemm();
-  const fn = module === null
-    ? null
-    : new WebAssembly.Instance(module, { env: { memory } }).exports.gemm as GemmFn;
-  gemmByMemory.set(memory, fn);
-  return fn;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Kernels on the wasm heap, and in plain JavaScript.
-
-interface WasmModule {
-  asm?: { memory?: WebAssembly.Memory };
-  HEAPF32: Float32Array;
-  HEAP32: Int32Array;
-  _BatchMatMul(...args: number[]): void;
-  _Sigmoid(xId: number, outId: number): void;
-  tfjs: {
-    registerTensor(id: number, size: number, memoryOffset: number): void;
-    disposeData(id: number): void;
-  };
-}
-
-interface WasmBackendLike {
-  wasm: WasmModule;
-  dataIdNextNumber: number;
-  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } };
-  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
-  disposeData(dataId: tf.DataId): boolean;
-}
-
-function isWasmBackend(backend: unknown): backend is WasmBackendLike {
-  const b = backend as Partial<WasmBackendLike> | null;
-  return b !== null && typeof b === "object" && b.wasm !== undefined &&
-    typeof b.wasm._BatchMatMul === "function" && typeof b.wasm._Sigmoid === "function" &&
-    typeof b.wasm.tfjs?.registerTensor === "function" &&
-    typeof b.wasm.tfjs?.disposeData === "function" &&
-    typeof b.dataIdNextNumber === "number" && typeof b.makeOutput === "function" &&
-    b.dataIdMap !== undefined;
-}
 
 /** Transpose `[rows, cols]` at `src` into `[cols, rows]` at `dst` (same or different arrays). */
 function transposeInto(
@@ -325,8 +125,8 @@ function transposeInto(
 }
 
 /**
- * Kernels of the wasm backend, called directly on heap buffers: the GEMM above (XNNPACK's matMul
- * when n % 8 !== 0 or without wasm SIMD) and XNNPACK's sigmoid.
+ * Kernels of the wasm backend, called directly on heap buffers: the packed GEMM of `wasm_gemm.ts`
+ * (XNNPACK's matMul when n % 8 !== 0 or without wasm SIMD) and XNNPACK's sigmoid.
  */
 function wasmKernels(backend: WasmBackendLike): Kernels {
   const wasm = backend.wasm;
@@ -336,12 +136,13 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
     const info = backend.dataIdMap.get(dataId);
     return { arr: wasm.HEAPF32, off: info.memoryOffset >>> 2, id: info.id, size, dataId };
   };
-  const gemm = gemmFor(wasm.asm?.memory);
+  const gemm = kernelsFor(wasm.asm?.memory);
   let shapePtr = -1; // [1, m, k] and [1, k, n] for XNNPACK's matMul
-  let gemmScratch: Slot | null = null; // A transposed, for the GEMM
+  let aPack: Slot | null = null; // A packed, for the GEMM
+  let bPack: Slot | null = null; // B packed, for one-off products
   let tmp: Slot | null = null; // the XNNPACK fallback's operands
   const grow = (slot: Slot | null, size: number): Slot =>
-    slot !== null && slot.size >= size ? slot : kernels.scratch(size);
+    slot !== null && slot.size >= size ? slot : kernels.scratch(size, { zero: false });
   const xnnMatMul = (a: Slot, b: Slot, out: Slot, [m, k, n]: [number, number, number]) => {
     if (shapePtr < 0) {
       const info = backend.makeOutput([6], "int32");
@@ -354,12 +155,37 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
     // without transposes is XNNPACK's fully-connected path (weights b packed, cached on b's id).
     wasm._BatchMatMul(a.id, shapePtr, 3, b.id, shapePtr + 12, 3, 0, 0, out.id);
   };
+  // XNNPACK (n % 8 !== 0, or no wasm SIMD): A must be [m, k] and C is overwritten, so transpose
+  // and accumulate around it.
+  const xnnFallback = (
+    a: Slot,
+    b: Slot,
+    c: Slot,
+    [m, k, n]: [number, number, number],
+    options: MatMulOptions,
+  ) => {
+    let aIn = a;
+    if (options.aTransposed) {
+      tmp = grow(tmp, m * k);
+      const heap = wasm.HEAPF32;
+      aIn = kernels.blocks(tmp, 1, m * k)[0];
+      transposeInto(heap, a.off, heap, aIn.off, [k, m]);
+    }
+    if (!options.accumulate) {
+      xnnMatMul(aIn, b, c, [m, k, n]);
+      return;
+    }
+    const product = kernels.blocks(kernels.scratch(m * n), 1, m * n)[0];
+    xnnMatMul(aIn, b, product, [m, k, n]);
+    const heap = wasm.HEAPF32;
+    for (let i = 0; i < m * n; i++) heap[c.off + i] += heap[product.off + i];
+  };
   const kernels: Kernels = {
-    scratch(size) {
+    scratch(size, options = {}) {
       const info = backend.makeOutput([Math.max(1, size)], "float32");
       owned.push(info.dataId);
       const slot = slotOf(info.dataId, size);
-      slot.arr.fill(0, slot.off, slot.off + size);
+      if (options.zero ?? true) slot.arr.fill(0, slot.off, slot.off + size);
       return slot;
     },
     blocks(slot, count, size) {
@@ -389,43 +215,43 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
       return wasm.HEAPF32;
     },
     matMul(a, b, c, [m, k, n], options = {}) {
-      const accumulate = options.accumulate ?? false;
-      const aTransposed = options.aTransposed ?? false;
       if (gemm !== null && n % 8 === 0) {
-        if (!aTransposed) gemmScratch = grow(gemmScratch, m * k);
-        const at = aTransposed ? 0 : (gemmScratch as Slot).off * 4;
-        gemm(
-          a.off * 4,
-          b.off * 4,
-          c.off * 4,
-          m,
-          k,
-          n,
-          at,
-          (accumulate ? 1 : 0) | (aTransposed ? 2 : 0),
-        );
+        bPack = grow(bPack, k * n);
+        gemm.packB(b.off * 4, bPack.off * 4, k, n);
+        kernels.matMulPrepared(a, { slot: bPack, k, n, packed: true }, c, m, options);
         return;
       }
-      // XNNPACK: A must be [m, k] and C is overwritten, so transpose and accumulate around it.
-      let aIn = a;
-      if (aTransposed) {
-        tmp = grow(tmp, m * k);
-        const heap = wasm.HEAPF32;
-        aIn = kernels.blocks(tmp, 1, m * k)[0];
-        transposeInto(heap, a.off, heap, aIn.off, [k, m]);
-      }
-      if (!accumulate) {
-        xnnMatMul(aIn, b, c, [m, k, n]);
+      xnnFallback(a, b, c, [m, k, n], options);
+    },
+    prepareB(b, [k, n]) {
+      if (gemm === null || n % 8 !== 0) return { slot: b, k, n, packed: false };
+      const packed = kernels.scratch(k * n, { zero: false });
+      gemm.packB(b.off * 4, packed.off * 4, k, n);
+      return { slot: packed, k, n, packed: true };
+    },
+    matMulPrepared(a, b, c, m, options = {}) {
+      const { k, n } = b;
+      if (gemm === null || !b.packed) {
+        xnnFallback(a, b.slot, c, [m, k, n], options);
         return;
       }
-      const product = kernels.blocks(kernels.scratch(m * n), 1, m * n)[0];
-      xnnMatMul(aIn, b, product, [m, k, n]);
-      const heap = wasm.HEAPF32;
-      for (let i = 0; i < m * n; i++) heap[c.off + i] += heap[product.off + i];
+      aPack = grow(aPack, packedASize(m, k));
+      gemm.packA(a.off * 4, aPack.off * 4, m, k, options.aTransposed ? 1 : 0);
+      gemm.gemm(
+        aPack.off * 4,
+        b.slot.off * 4,
+        c.off * 4,
+        m,
+        k,
+        n,
+        options.accumulate ? 1 : 0,
+        gemmColumnBlock(k, n),
+      );
     },
     sigmoid(x, out) {
       wasm._Sigmoid(x.id, out.id);
     },
+    cell: gemm,
     release() {
       for (const id of blockIds) wasm.tfjs.disposeData(id);
       blockIds.length = 0;
@@ -482,10 +308,17 @@ function jsKernels(): Kernels {
         }
       }
     },
+    prepareB(b, [k, n]) {
+      return { slot: b, k, n, packed: false };
+    },
+    matMulPrepared(a, b, c, m, options = {}) {
+      this.matMul(a, b.slot, c, [m, b.k, b.n], options);
+    },
     sigmoid(x, out) {
       const X = x.arr, O = out.arr;
       for (let i = 0; i < x.size; i++) O[out.off + i] = 1 / (1 + Math.exp(-X[x.off + i]));
     },
+    cell: null,
     release() {},
   };
 }
@@ -509,8 +342,8 @@ export function fusedLstmKernels():
   | "js" {
   const backend = tf.engine().findBackend(tf.getBackend());
   if (!isWasmBackend(backend)) return "js";
-  if (gemmFor(backend.wasm.asm?.memory) === null) return "wasm-xnnpack";
-  return compiledGemm().kind === "relaxed-simd" ? "wasm-relaxed-simd-gemm" : "wasm-simd-gemm";
+  if (kernelsFor(backend.wasm.asm?.memory) === null) return "wasm-xnnpack";
+  return compiledKernels().kind === "relaxed-simd" ? "wasm-relaxed-simd-gemm" : "wasm-simd-gemm";
 }
 
 /** The kernels of the active backend: direct wasm calls on wasm, plain JavaScript elsewhere. */
@@ -582,7 +415,7 @@ interface Activations {
   /** `[T*B, H]` sigmoid(2 c_new) (tanh(c_new) = 2 s - 1); written on used steps only. */
   tanhC: Slot;
   /** `[T*B, H]` the cell state before the step at time t. */
-  cPrev: Float32Array;
+  cPrev: Slot;
 }
 
 /** Copy `[rows, 4H]` weights with the g gate's columns doubled (so sigmoid gives tanh). */
@@ -630,55 +463,88 @@ function forwardPass(
     H,
   );
   doubleG(k.heap(weights.bias), weights.bias.off, k.heap(bias2), bias2.off, 1, H);
+  // The bias in every row of `gates` (one row, then copies of ever longer runs of rows).
   heap = k.heap(gates);
-  const hb = k.heap(bias2);
-  for (let r = 0; r < T * B; r++) {
-    for (let j = 0; j < G; j++) heap[gates.off + r * G + j] = hb[bias2.off + j];
+  heap.set(k.heap(bias2).subarray(bias2.off, bias2.off + G), gates.off);
+  for (let rows = 1; rows < T * B; rows *= 2) {
+    const n = Math.min(rows, T * B - rows) * G;
+    heap.copyWithin(gates.off + rows * G, gates.off, gates.off + n);
   }
   k.matMul(xs, kernel2, gates, [T * B, nIn, G], { accumulate: true });
-  const c2 = k.scratch(BH); // 2 * new cell state
   const hLast = k.scratch(BH); // the state after the last step
   const hBlocks = k.blocks(hPrev, T, BH);
   const gateBlocks = k.blocks(gates, T, BG);
-  const tanhBlocks = k.blocks(tanhC, T, BH);
-  const c = new Float32Array(BH); // cell state
-  const cNew = new Float32Array(BH);
+  const recurrentB = k.prepareB(recurrent2, [H, G]); // packed once, used at every step
+  const cell = H % 4 === 0 ? k.cell : null;
+  const c = k.scratch(BH); // the cell state
+  const maskTM = mask === null || cell === null ? null : timeMajorMask(k, mask, B, T);
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
-    const hIn = hBlocks[t], sg = gateBlocks[t], tc = tanhBlocks[t];
+    const hIn = hBlocks[t], sg = gateBlocks[t];
     const next = s === T - 1 ? hLast : hBlocks[reverse ? t - 1 : t + 1];
-    k.matMul(hIn, recurrent2, sg, [B, H, G], { accumulate: true });
-    k.sigmoid(sg, sg);
-    const hs = k.heap(sg), hc2 = k.heap(c2);
-    cPrev.set(c, t * BH);
-    for (let b = 0; b < B; b++) {
-      const so = sg.off + b * G, bo = b * H, c2o = c2.off + bo;
-      for (let j = 0; j < H; j++) {
-        const cn = hs[so + H + j] * c[bo + j] + hs[so + j] * (2 * hs[so + 2 * H + j] - 1);
-        cNew[bo + j] = cn;
-        hc2[c2o + j] = 2 * cn;
-      }
+    // The first step's state is zero: nothing to add.
+    if (s > 0) k.matMulPrepared(hIn, recurrentB, sg, B, { accumulate: true });
+    if (cell !== null) {
+      cell.cellForward(
+        sg.off * 4,
+        c.off * 4,
+        (cPrev.off + t * BH) * 4,
+        (tanhC.off + t * BH) * 4,
+        hIn.off * 4,
+        next.off * 4,
+        (seq.off + t * H) * 4,
+        T * H * 4,
+        maskTM === null ? 0 : (maskTM.off + t * B) * 4,
+        B,
+        H,
+      );
+    } else {
+      stepForwardJs(k, { B, T, H, t, mask }, { sg, c, cPrev, tanhC, hIn, next, seq });
     }
-    k.sigmoid(c2, tc);
-    const h = k.heap(next), hi = k.heap(hIn), ht = k.heap(tc), ho = k.heap(sg);
-    const hseq = k.heap(seq);
-    for (let b = 0; b < B; b++) {
-      const bo = b * H, so = sg.off + b * G + 3 * H, to = tc.off + bo;
-      const io = hIn.off + bo, oo = next.off + bo, qo = seq.off + (b * T + t) * H;
-      if (mask === null || mask[b * T + t] !== 0) {
-        for (let j = 0; j < H; j++) {
-          const v = ho[so + j] * (2 * ht[to + j] - 1);
-          c[bo + j] = cNew[bo + j];
-          h[oo + j] = v;
-          hseq[qo + j] = v;
-        }
-      } else {
-        // Masked step: state and output carried over (the gates get no gradient).
-        for (let j = 0; j < H; j++) {
-          const v = hi[io + j];
-          h[oo + j] = v;
-          hseq[qo + j] = v;
-        }
+  }
+}
+
+/** Masks `[B, T]` as 32-bit words time-major (`[T, B]`): 1.0 where used, all-zero bits where not. */
+function timeMajorMask(k: Kernels, mask: Uint8Array, B: number, T: number): Slot {
+  const slot = k.scratch(T * B);
+  const heap = k.heap(slot);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) heap[slot.off + t * B + b] = mask[b * T + t] !== 0 ? 1 : 0;
+  }
+  return slot;
+}
+
+/** One forward step's element-wise work in JavaScript (what `cellForward` does in wasm). */
+function stepForwardJs(
+  k: Kernels,
+  { B, T, H, t, mask }: { B: number; T: number; H: number; t: number; mask: Uint8Array | null },
+  slots: { sg: Slot; c: Slot; cPrev: Slot; tanhC: Slot; hIn: Slot; next: Slot; seq: Slot },
+): void {
+  const { sg, c, cPrev, tanhC, hIn, next, seq } = slots;
+  const G = 4 * H, BH = B * H;
+  k.sigmoid(sg, sg);
+  const hs = k.heap(sg), hc = k.heap(c), hcp = k.heap(cPrev), ht = k.heap(tanhC);
+  const h = k.heap(next), hi = k.heap(hIn), hseq = k.heap(seq);
+  hcp.set(hc.subarray(c.off, c.off + BH), cPrev.off + t * BH);
+  for (let b = 0; b < B; b++) {
+    const so = sg.off + b * G, co = c.off + b * H, to = tanhC.off + t * BH + b * H;
+    const io = hIn.off + b * H, oo = next.off + b * H, qo = seq.off + (b * T + t) * H;
+    if (mask === null || mask[b * T + t] !== 0) {
+      for (let j = 0; j < H; j++) {
+        const cn = hs[so + H + j] * hc[co + j] + hs[so + j] * (2 * hs[so + 2 * H + j] - 1);
+        hc[co + j] = cn;
+        const tc = 1 / (1 + Math.exp(-2 * cn));
+        ht[to + j] = tc;
+        const v = hs[so + 3 * H + j] * (2 * tc - 1);
+        h[oo + j] = v;
+        hseq[qo + j] = v;
+      }
+    } else {
+      // Masked step: state and output carried over (the gates get no gradient).
+      for (let j = 0; j < H; j++) {
+        const v = hi[io + j];
+        h[oo + j] = v;
+        hseq[qo + j] = v;
       }
     }
   }
@@ -713,58 +579,88 @@ function backwardPass(
     [H, G],
   );
   transposeInto(k.heap(weights.kernel), weights.kernel.off, k.heap(kernelT), kernelT.off, [nIn, G]);
+  const recurrentTB = k.prepareB(recurrentT, [G, H]); // packed once, used at every step
   const dz = k.scratch(TB * G); // dL/dz of every step
   const dzBlocks = k.blocks(dz, T, BG);
   const dh = k.scratch(BH); // dL/dh of the state after the current step, from later steps
-  const dc = new Float32Array(BH);
+  const dc = k.scratch(BH); // dL/dc likewise
   const dBias = k.scratch(G);
-  const db = new Float32Array(G);
+  const cell = H % 4 === 0 ? k.cell : null;
+  const maskTM = mask === null || cell === null ? null : timeMajorMask(k, mask, B, T);
   for (let s = T - 1; s >= 0; s--) {
     const t = reverse ? T - 1 - s : s;
-    const hy = k.heap(dy), hz = k.heap(dz), hg = k.heap(gates), ht = k.heap(tanhC);
-    const hh = k.heap(dh);
-    for (let b = 0; b < B; b++) {
-      const bo = b * H, ho = dh.off + bo, yo = dy.off + (b * T + t) * H, row = t * B + b;
-      if (mask !== null && mask[b * T + t] === 0) {
-        // Masked step: the state passes through unchanged; the gates get no gradient (dz = 0).
-        for (let j = 0; j < H; j++) hh[ho + j] += hy[yo + j];
-        continue;
-      }
-      const go = gates.off + row * G, to = tanhC.off + row * H, zo = dz.off + row * G;
-      const co = row * H;
-      for (let j = 0; j < H; j++) {
-        const dht = hh[ho + j] + hy[yo + j];
-        const tc = 2 * ht[to + j] - 1;
-        const ig = hg[go + j];
-        const fg = hg[go + H + j];
-        const gg = 2 * hg[go + 2 * H + j] - 1;
-        const og = hg[go + 3 * H + j];
-        const dcn = dc[bo + j] + dht * og * (1 - tc * tc);
-        const dzi = dcn * gg * ig * (1 - ig);
-        const dzf = dcn * cPrev[co + j] * fg * (1 - fg);
-        const dzg = dcn * ig * (1 - gg * gg);
-        const dzo = dht * tc * og * (1 - og);
-        dc[bo + j] = dcn * fg;
-        hh[ho + j] = 0;
-        hz[zo + j] = dzi;
-        hz[zo + H + j] = dzf;
-        hz[zo + 2 * H + j] = dzg;
-        hz[zo + 3 * H + j] = dzo;
-        db[j] += dzi;
-        db[H + j] += dzf;
-        db[2 * H + j] += dzg;
-        db[3 * H + j] += dzo;
-      }
+    if (cell !== null) {
+      cell.cellBackward(
+        (gates.off + t * BG) * 4,
+        (tanhC.off + t * BH) * 4,
+        (cPrev.off + t * BH) * 4,
+        (dz.off + t * BG) * 4,
+        dh.off * 4,
+        dc.off * 4,
+        (dy.off + t * H) * 4,
+        T * H * 4,
+        maskTM === null ? 0 : (maskTM.off + t * B) * 4,
+        B,
+        H,
+      );
+    } else {
+      stepBackwardJs(k, { B, T, H, t, mask }, { gates, tanhC, cPrev, dz, dh, dc, dy });
     }
     // dh (the carry of masked rows, 0 elsewhere) += dz R^T; the initial state needs no gradient.
-    if (s > 0) k.matMul(dzBlocks[t], recurrentT, dh, [B, G, H], { accumulate: true });
+    if (s > 0) k.matMulPrepared(dzBlocks[t], recurrentTB, dh, B, { accumulate: true });
   }
-  k.heap(dBias).set(db, dBias.off);
+  // The bias gradient: the column sums of dz.
+  if (cell !== null) {
+    cell.colSum(dz.off * 4, dBias.off * 4, TB, G);
+  } else {
+    const hz = k.heap(dz), hb = k.heap(dBias);
+    for (let r = 0; r < TB; r++) {
+      for (let j = 0; j < G; j++) hb[dBias.off + j] += hz[dz.off + r * G + j];
+    }
+  }
   const dKernel = k.scratch(nIn * G), dRecurrent = k.scratch(H * G), dxs = k.scratch(TB * nIn);
-  k.matMul(xs, dz, dKernel, [nIn, TB, G], { aTransposed: true }); // xs^T dz
-  k.matMul(hPrev, dz, dRecurrent, [H, TB, G], { aTransposed: true }); // hPrev^T dz
+  const dzB = k.prepareB(dz, [TB, G]); // packed once for both weight gradients
+  k.matMulPrepared(xs, dzB, dKernel, nIn, { aTransposed: true }); // xs^T dz
+  k.matMulPrepared(hPrev, dzB, dRecurrent, H, { aTransposed: true }); // hPrev^T dz
   k.matMul(dz, kernelT, dxs, [TB, G, nIn]); // dz K^T
   return { dxs, dKernel, dRecurrent, dBias };
+}
+
+/** One backward step's element-wise work in JavaScript (what `cellBackward` does in wasm). */
+function stepBackwardJs(
+  k: Kernels,
+  { B, T, H, t, mask }: { B: number; T: number; H: number; t: number; mask: Uint8Array | null },
+  slots: { gates: Slot; tanhC: Slot; cPrev: Slot; dz: Slot; dh: Slot; dc: Slot; dy: Slot },
+): void {
+  const { gates, tanhC, cPrev, dz, dh, dc, dy } = slots;
+  const G = 4 * H;
+  const hy = k.heap(dy), hz = k.heap(dz), hg = k.heap(gates), ht = k.heap(tanhC);
+  const hh = k.heap(dh), hc = k.heap(dc), hcp = k.heap(cPrev);
+  for (let b = 0; b < B; b++) {
+    const bo = b * H, ho = dh.off + bo, yo = dy.off + (b * T + t) * H, row = t * B + b;
+    if (mask !== null && mask[b * T + t] === 0) {
+      // Masked step: the state passes through unchanged; the gates get no gradient (dz = 0).
+      for (let j = 0; j < H; j++) hh[ho + j] += hy[yo + j];
+      continue;
+    }
+    const go = gates.off + row * G, to = tanhC.off + row * H, zo = dz.off + row * G;
+    const co = cPrev.off + row * H, dco = dc.off + bo;
+    for (let j = 0; j < H; j++) {
+      const dht = hh[ho + j] + hy[yo + j];
+      const tc = 2 * ht[to + j] - 1;
+      const ig = hg[go + j];
+      const fg = hg[go + H + j];
+      const gg = 2 * hg[go + 2 * H + j] - 1;
+      const og = hg[go + 3 * H + j];
+      const dcn = hc[dco + j] + dht * og * (1 - tc * tc);
+      hc[dco + j] = dcn * fg;
+      hh[ho + j] = 0;
+      hz[zo + j] = dcn * gg * ig * (1 - ig);
+      hz[zo + H + j] = dcn * hcp[co + j] * fg * (1 - fg);
+      hz[zo + 2 * H + j] = dcn * ig * (1 - gg * gg);
+      hz[zo + 3 * H + j] = dht * tc * og * (1 - og);
+    }
+  }
 }
 
 /** `[B, T, F]` -> `[T*B, F]` time-major. */
@@ -820,19 +716,18 @@ export function lstmSequenceFused(
     const save = args[4] as tf.GradSaveFunc;
     const xs = toTimeMajor(xIn); // [T*B, In]
     const k = activeKernels();
-    const cPrev = new Float32Array(TB * hidden);
     let sequence: tf.Tensor;
     let kept: tf.Tensor[] = [];
     try {
       const act: Activations = {
         xs: k.view(xs),
         hPrev: k.scratch(TB * hidden),
-        gates: k.scratch(TB * G),
+        gates: k.scratch(TB * G, { zero: false }), // every row starts as the bias
         tanhC: k.scratch(TB * hidden),
-        cPrev,
+        cPrev: k.scratch(TB * hidden, { zero: false }), // written at every step
       };
       const w = { kernel: k.view(kernel), recurrent: k.view(recurrent), bias: k.view(bias) };
-      const seq = k.scratch(TB * hidden);
+      const seq = k.scratch(TB * hidden, { zero: false }); // written at every step
       forwardPass(k, d, w, seq, act);
       sequence = k.toTensor(seq, [batch, steps, hidden]);
       if (recording) {
@@ -840,6 +735,7 @@ export function lstmSequenceFused(
           k.toTensor(act.hPrev, [TB, hidden]),
           k.toTensor(act.gates, [TB, G]),
           k.toTensor(act.tanhC, [TB, hidden]),
+          k.toTensor(act.cPrev, [TB, hidden]),
         ];
       }
     } finally {
@@ -847,8 +743,8 @@ export function lstmSequenceFused(
     }
     if (recording) save([xs, kernel, recurrent, ...kept]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [xsS, kernelS, recurrentS, hPrevS, gatesS, tanhCS] = saved;
-      if (tanhCS === undefined) throw new Error("lstmSequenceFused: no forward state kept");
+      const [xsS, kernelS, recurrentS, hPrevS, gatesS, tanhCS, cPrevS] = saved;
+      if (cPrevS === undefined) throw new Error("lstmSequenceFused: no forward state kept");
       const kb = activeKernels();
       try {
         const act = {
@@ -856,7 +752,7 @@ export function lstmSequenceFused(
           hPrev: kb.view(hPrevS),
           gates: kb.view(gatesS),
           tanhC: kb.view(tanhCS),
-          cPrev,
+          cPrev: kb.view(cPrevS),
         };
         const w = { kernel: kb.view(kernelS), recurrent: kb.view(recurrentS) };
         const g = backwardPass(kb, d, w, act, kb.view(dy));
