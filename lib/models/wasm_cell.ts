@@ -122,6 +122,16 @@ function sigmoid(fused: boolean, x: number, t: number, k: ConstPool): number[] {
   return code;
 }
 
+/** `dst = 4 b h`: the byte offset of row b of an `[B, H]` state. */
+function rowBytes(b: number, h: number, dst: number): number[] {
+  return [...get(b), ...get(h), ...mul, ...i32(4), ...mul, ...set(dst)];
+}
+
+/** `dst = base + offset` (offset: code leaving an i32). */
+function offsetBy(dst: number, base: number, offset: number[]): number[] {
+  return [...get(base), ...offset, ...add, ...set(dst)];
+}
+
 /** cellForward(gates, c, cPrev, tanhC, hIn, hNext, seq, seqStride, mask, batch, hidden). */
 function forwardBody(fused: boolean): number[] {
   const [GATES, C, CPREV, TANHC, HIN, HNEXT, SEQ, STRIDE, MASK, BATCH, HID] = [
@@ -187,27 +197,15 @@ function forwardBody(fused: boolean): number[] {
     p(at(HNEXT, ROW4), get(X), vstore(0), get(PS), get(J), add, get(X), vstore(0));
     return s;
   };
+  // ROW4 = 4 b H (a state row's bytes); PG = gates + 4 ROW4; PS = seq + b stride
   const rowSetup = [
-    ...get(B),
-    ...get(HID),
-    ...mul,
-    ...i32(4),
-    ...mul,
-    ...set(ROW4),
+    ...rowBytes(B, HID, ROW4),
     ...get(ROW4),
     ...i32(4),
     ...mul,
     ...set(ROW16),
-    ...get(GATES),
-    ...get(ROW16),
-    ...add,
-    ...set(PG),
-    ...get(SEQ),
-    ...get(B),
-    ...get(STRIDE),
-    ...mul,
-    ...add,
-    ...set(PS),
+    ...offsetBy(PG, GATES, get(ROW16)),
+    ...offsetBy(PS, SEQ, [...get(B), ...get(STRIDE), ...mul]),
   ];
   e(get(HID), i32(4), mul, set(HB)); // HB = H in bytes (one gate block)
   const used = [...get(MASK), ...eqz];
@@ -300,31 +298,12 @@ function backwardBody(fused: boolean): number[] {
     ...vstore(0),
   ];
   e(get(HID), i32(4), mul, set(HB));
+  // ROW4 = 4 b H; PG = gates + 4 ROW4; PZ = dz + 4 ROW4; PY = dy + b stride
   const rowSetup = [
-    ...get(B),
-    ...get(HID),
-    ...mul,
-    ...i32(4),
-    ...mul,
-    ...set(ROW4),
-    ...get(GATES),
-    ...get(ROW4),
-    ...i32(4),
-    ...mul,
-    ...add,
-    ...set(PG),
-    ...get(DZ),
-    ...get(ROW4),
-    ...i32(4),
-    ...mul,
-    ...add,
-    ...set(PZ),
-    ...get(DY),
-    ...get(B),
-    ...get(STRIDE),
-    ...mul,
-    ...add,
-    ...set(PY),
+    ...rowBytes(B, HID, ROW4),
+    ...offsetBy(PG, GATES, [...get(ROW4), ...i32(4), ...mul]),
+    ...offsetBy(PZ, DZ, [...get(ROW4), ...i32(4), ...mul]),
+    ...offsetBy(PY, DY, [...get(B), ...get(STRIDE), ...mul]),
   ];
   e(forUp(B, BATCH, 1, [
     ...rowSetup,
