@@ -113,11 +113,19 @@ export function body(locals: [number, number][], code: number[]): number[] {
   return [...uleb(bytes.length), ...bytes];
 }
 
-/** `for (v = 0; v < limit; v += step) { inner }` with `limit` a local. */
-export function forUp(v: number, limit: number, step: number, inner: number[]): number[] {
+/**
+ * `for (v = start; v < limit; v += step) { inner }` with `limit` a local; `start` is code leaving
+ * an i32 (default 0), or null to go on from v's current value.
+ */
+export function forUp(
+  v: number,
+  limit: number,
+  step: number,
+  inner: number[],
+  start: number[] | null = i32(0),
+): number[] {
   return [
-    ...i32(0),
-    ...set(v),
+    ...(start === null ? [] : [...start, ...set(v)]),
     ...block,
     ...loop,
     ...get(v),

@@ -156,18 +156,7 @@ function packABody(): number[] {
   full.push(...block, ...loop, ...get(P), ...i32(4), ...add, ...get(K), ...gtu, ...brIf(1));
   full.push(...quad, ...br(0), ...end, ...end);
   // The remaining steps one at a time.
-  full.push(...block, ...loop, ...get(P), ...get(K), ...geu, ...brIf(1));
-  full.push(
-    ...fullStep,
-    ...next,
-    ...get(P),
-    ...i32(1),
-    ...add,
-    ...set(P),
-    ...br(0),
-    ...end,
-    ...end,
-  );
+  full.push(...forUp(P, K, 1, [...fullStep, ...next], null));
   // Full panel of transposed A ([k, m]): the panel's 4 values of step p are contiguous.
   const fullT = forUp(P, K, 1, [
     ...get(DST),
@@ -399,24 +388,7 @@ function gemmBody(fused: boolean): number[] {
   // for each panel of A, for each strip of the block: the tile.
   e(i32(0), set(JB), block, loop, get(JB), get(N), geu, brIf(1));
   e(get(JB), get(NCOLS), add, set(TMP), get(N), get(TMP), get(TMP), get(N), gtu, select, set(JEND));
-  e(forUp(I, M, MR, [
-    ...get(JB),
-    ...set(J),
-    ...block,
-    ...loop,
-    ...get(J),
-    ...get(JEND),
-    ...geu,
-    ...brIf(1),
-    ...tile,
-    ...get(J),
-    ...i32(GEMM_NR),
-    ...add,
-    ...set(J),
-    ...br(0),
-    ...end,
-    ...end,
-  ]));
+  e(forUp(I, M, MR, forUp(J, JEND, GEMM_NR, tile, get(JB))));
   e(get(JB), get(NCOLS), add, set(JB), br(0), end, end);
   e(get(KB), i32(K_BLOCK), add, set(KB), br(0), end, end);
   return body([[12, I32], [1 + NV + MR * NV, V128]], c);

@@ -124,7 +124,7 @@ export class Adam {
     // One pass per variable instead of a dozen tensor ops each: on the wasm heap with SIMD where
     // the backend is wasm, else over plain arrays.
     const heap = activeWasmHeap();
-    // The gradients' values: views of the wasm heap (no copy) or arrays.
+    // The global norm, from views of the wasm heap (no copy) or from arrays.
     const gradValues = names.map((n) => {
       const g = grads.get(n)!;
       if (heap === null) return float32Values(g);
@@ -138,20 +138,18 @@ export class Adam {
     const l2 = o.kind === "adam" ? o.weightDecay : 0;
     const shrink = o.kind === "adamw" && o.weightDecay > 0 ? 1 - lr * o.weightDecay : 1;
     const { beta1: b1, beta2: b2, epsilon } = o;
-    const constants = heap === null ? null : heap.alloc([ADAM_CONSTANTS.length]);
-    if (heap !== null && constants !== null) {
-      heap.floats().set(
-        [scale, l2, b1, 1 - b1, b2, 1 - b2, lr / c1, 1 / c2, epsilon, shrink],
-        constants.offset / 4,
-      );
-    }
-    names.forEach((name, at) => {
+    const constants = heap?.alloc([ADAM_CONSTANTS.length]);
+    heap?.floats().set(
+      [scale, l2, b1, 1 - b1, b2, 1 - b2, lr / c1, 1 / c2, epsilon, shrink],
+      constants!.offset / 4,
+    );
+    for (const name of names) {
       const variable = this.#variables.get(name)!;
       const oldM = this.#m.get(name)!;
       const oldV = this.#v.get(name)!;
       const g = grads.get(name)!;
       let next: [tf.Tensor, tf.Tensor, tf.Tensor];
-      if (heap !== null && constants !== null && variable.size % 4 === 0) {
+      if (heap !== null && constants !== undefined && variable.size % 4 === 0) {
         // On the wasm heap, four lanes at a time.
         const [w2, m2, v2] = [0, 1, 2].map(() => heap.alloc(variable.shape));
         heap.kernels.adam(
@@ -168,7 +166,7 @@ export class Adam {
         next = [w2.tensor, m2.tensor, v2.tensor];
       } else {
         // In JavaScript: the moments and the update in double precision, rounded once to float32.
-        const gv = heap === null ? gradValues[at] : float32Values(g); // the heap may have grown
+        const gv = float32Values(g);
         const w = float32Values(variable), m = float32Values(oldM), v = float32Values(oldV);
         const nextW = new Float32Array(w.length);
         const nextM = new Float32Array(w.length);
@@ -191,7 +189,7 @@ export class Adam {
       oldV.dispose();
       this.#m.set(name, tf.keep(next[1]));
       this.#v.set(name, tf.keep(next[2]));
-    });
+    }
     constants?.tensor.dispose();
     return norm;
   }
