@@ -29,7 +29,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LstmWeights } from "./lstm_seq.ts";
 import type { WasmCell } from "./wasm_cell.ts";
-import { gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
+import { CACHE_LINE_FLOATS, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
 import {
   compiledKernels,
   isWasmBackend,
@@ -143,6 +143,14 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
   let tmp: Slot | null = null; // the XNNPACK fallback's operands
   const grow = (slot: Slot | null, size: number): Slot =>
     slot !== null && slot.size >= size ? slot : kernels.scratch(size, { zero: false });
+  /** A buffer for the GEMM's packed operands, starting on a cache line (the backend's
+   * allocator aligns to 8 bytes only, and a 16-byte load across two lines costs twice). */
+  const packBuffer = (slot: Slot | null, size: number): Slot => {
+    if (slot !== null && slot.size >= size) return slot;
+    const raw = kernels.scratch(size + CACHE_LINE_FLOATS - 1, { zero: false });
+    const off = Math.ceil(raw.off / CACHE_LINE_FLOATS) * CACHE_LINE_FLOATS;
+    return { ...raw, off, size, id: -1 }; // no kernel id: only the GEMM reads it
+  };
   const xnnMatMul = (a: Slot, b: Slot, out: Slot, [m, k, n]: [number, number, number]) => {
     if (shapePtr < 0) {
       const info = backend.makeOutput([6], "int32");
@@ -216,7 +224,7 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
     },
     matMul(a, b, c, [m, k, n], options = {}) {
       if (gemm !== null && n % 8 === 0) {
-        bPack = grow(bPack, k * n);
+        bPack = packBuffer(bPack, k * n);
         gemm.packB(b.off * 4, bPack.off * 4, k, n);
         kernels.matMulPrepared(a, { slot: bPack, k, n, packed: true }, c, m, options);
         return;
@@ -225,7 +233,7 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
     },
     prepareB(b, [k, n]) {
       if (gemm === null || n % 8 !== 0) return { slot: b, k, n, packed: false };
-      const packed = kernels.scratch(k * n, { zero: false });
+      const packed = packBuffer(null, k * n);
       gemm.packB(b.off * 4, packed.off * 4, k, n);
       return { slot: packed, k, n, packed: true };
     },
@@ -235,7 +243,7 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
         xnnFallback(a, b.slot, c, [m, k, n], options);
         return;
       }
-      aPack = grow(aPack, packedASize(m, k));
+      aPack = packBuffer(aPack, packedASize(m, k));
       gemm.packA(a.off * 4, aPack.off * 4, m, k, options.aTransposed ? 1 : 0);
       gemm.gemm(
         aPack.off * 4,

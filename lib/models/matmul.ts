@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
+import { CACHE_LINE_FLOATS, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
 import { activeWasmHeap } from "./wasm_kernels.ts";
 
 /**
@@ -21,11 +21,15 @@ function wasmProduct(a: tf.Tensor2D, b: tf.Tensor2D, aTransposed: boolean): tf.T
   const n = b.shape[1];
   if (heap === null || n % 8 !== 0 || a.dtype !== "float32" || b.dtype !== "float32") return null;
   const [m, k] = aTransposed ? [a.shape[1], a.shape[0]] : a.shape;
-  const ap = heap.alloc([packedASize(m, k)]), bp = heap.alloc([k * n]), c = heap.alloc([m, n]);
+  // Packed operands start on a cache line (the backend's allocator aligns to 8 bytes only).
+  const pad = CACHE_LINE_FLOATS - 1, line = 4 * CACHE_LINE_FLOATS;
+  const ap = heap.alloc([packedASize(m, k) + pad]), bp = heap.alloc([k * n + pad]);
+  const [apAt, bpAt] = [ap.offset, bp.offset].map((o) => Math.ceil(o / line) * line);
+  const c = heap.alloc([m, n]);
   const { kernels } = heap;
-  kernels.packA(heap.offsetOf(a), ap.offset, m, k, aTransposed ? 1 : 0);
-  kernels.packB(heap.offsetOf(b), bp.offset, k, n);
-  kernels.gemm(ap.offset, bp.offset, c.offset, m, k, n, 0, gemmColumnBlock(k, n));
+  kernels.packA(heap.offsetOf(a), apAt, m, k, aTransposed ? 1 : 0);
+  kernels.packB(heap.offsetOf(b), bpAt, k, n);
+  kernels.gemm(apAt, bpAt, c.offset, m, k, n, 0, gemmColumnBlock(k, n));
   ap.tensor.dispose();
   bp.tensor.dispose();
   return c.tensor as tf.Tensor2D;

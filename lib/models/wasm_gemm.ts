@@ -47,7 +47,6 @@ import {
   select,
   set,
   simd,
-  splat,
   sub,
   tee,
   V128,
@@ -60,6 +59,8 @@ import {
 export const GEMM_MR = 4;
 /** Columns of a strip of packed B (n must be a multiple). */
 export const GEMM_NR = 8;
+/** Floats per cache line: where packed operands start (see `fused_lstm.ts`, `matmul.ts`). */
+export const CACHE_LINE_FLOATS = 16;
 /** Steps of k per pass (a panel of A and a strip of B stay in the L1 cache). */
 const K_BLOCK = 256;
 /** Steps of k unrolled in the inner loop. */
@@ -249,7 +250,7 @@ function gemmBody(fused: boolean): number[] {
     19,
   ];
   const MR = GEMM_MR, NV = GEMM_NR / 4;
-  const AV = 20, B0 = AV + 1, ACC = B0 + NV; // v128 locals
+  const AV = 20, B0 = AV + 1, ACC = B0 + NV, AQ = ACC + MR * NV; // v128 locals
   const acc = (r: number, v: number) => ACC + r * NV + v;
   const c: number[] = [];
   const e = (...parts: number[][]) => parts.forEach((p) => c.push(...p));
@@ -263,8 +264,12 @@ function gemmBody(fused: boolean): number[] {
     for (let v = 0; v < NV; v++) {
       s.push(...get(PB), ...vload(4 * (u * GEMM_NR + 4 * v)), ...set(B0 + v));
     }
+    // The panel's 4 values at this step in one load, each broadcast by a shuffle: a load costs
+    // more than its own instruction here, as V8 checks the bounds of every load explicitly
+    // when the embedder (Deno) does not install its trap handler.
+    s.push(...get(PA), ...vload(4 * u * MR), ...set(AQ));
     for (let r = 0; r < MR; r++) {
-      s.push(...get(PA), ...splat(4 * (u * MR + r)), ...set(AV));
+      s.push(...get(AQ), ...get(AQ), ...shuffle32([r, r, r, r]), ...set(AV));
       for (let v = 0; v < NV; v++) s.push(...multiplyAdd(acc(r, v), B0 + v));
     }
     return s;
@@ -391,7 +396,7 @@ function gemmBody(fused: boolean): number[] {
   e(forUp(I, M, MR, forUp(J, JEND, GEMM_NR, tile, get(JB))));
   e(get(JB), get(NCOLS), add, set(JB), br(0), end, end);
   e(get(KB), i32(K_BLOCK), add, set(KB), br(0), end, end);
-  return body([[12, I32], [1 + NV + MR * NV, V128]], c);
+  return body([[12, I32], [2 + NV + MR * NV, V128]], c);
 }
 
 /** The functions packA, packB and gemm. */
