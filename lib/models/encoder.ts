@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { leakyRelu } from "./fused_ops.ts";
 import type { LstmImpl } from "./config.ts";
 import { dense, type DenseWeights, type VariableStore } from "./layers.ts";
 import { lstmSequence, type LstmWeights } from "./lstm_seq.ts";
@@ -71,7 +72,7 @@ export function encodeSupport(
   return tf.tidy(() => {
     const [batch, k, steps, width] = support.shape;
     const windows = tf.reshape(support, [batch * k, steps, width]) as tf.Tensor3D;
-    const projected = tf.leakyRelu(dense(windows, parts.input), parts.leakySlope) as tf.Tensor3D;
+    const projected = leakyRelu(dense(windows, parts.input, { dataInput: true }), parts.leakySlope);
     const fw = lstmSequence(projected, parts.forward, { impl: options.impl }).last;
     const bw = lstmSequence(projected, parts.backward, { impl: options.impl, reverse: true }).last;
     const zAll = dense(tf.add(fw, bw) as tf.Tensor2D, parts.latent);

@@ -29,6 +29,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LstmWeights } from "./lstm_seq.ts";
 import type { WasmCell } from "./wasm_cell.ts";
+import { stepOf } from "./fused_ops.ts";
 import { CACHE_LINE_FLOATS, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
 import {
   compiledKernels,
@@ -783,10 +784,6 @@ export function lstmSequenceFused(
   return tf.tidy(() => {
     const sequence = fused(x, weights.kernel, weights.recurrent, weights.bias) as tf.Tensor3D;
     const lastStep = reverse ? 0 : steps - 1;
-    const last = tf.reshape(
-      tf.slice(sequence, [0, lastStep, 0], [batch, 1, hidden]),
-      [batch, hidden],
-    ) as tf.Tensor2D;
-    return { sequence, last };
+    return { sequence, last: stepOf(sequence, lastStep) };
   });
 }

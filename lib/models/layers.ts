@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmWeights } from "./lstm_seq.ts";
+import { filmHidden, filmInput } from "./fused_ops.ts";
 import { matMul } from "./matmul.ts";
 
 /**
@@ -204,6 +205,15 @@ export class VariableStore {
   }
 }
 
+/** Options of {@linkcode dense}. */
+export interface DenseOptions {
+  /**
+   * `x` is data, not computed from trainable variables: the backward pass skips its gradient
+   * (asking for it anyway makes `tf.grads` throw).
+   */
+  dataInput?: boolean;
+}
+
 /**
  * A dense layer on the last axis of a tensor of any rank >= 2: `x W (+ b)`.
  *
@@ -215,14 +225,18 @@ export class VariableStore {
  * console.log(y.shape); // [2, 5, 4]
  * ```
  */
-export function dense<T extends tf.Tensor>(x: T, weights: DenseWeights): T {
+export function dense<T extends tf.Tensor>(
+  x: T,
+  weights: DenseWeights,
+  options: DenseOptions = {},
+): T {
   return tf.tidy(() => {
     const nIn = x.shape[x.rank - 1];
     const lead = x.shape.slice(0, -1);
     const flat = x.rank === 2
       ? x as unknown as tf.Tensor2D
       : tf.reshape(x, [-1, nIn]) as tf.Tensor2D;
-    let y: tf.Tensor = matMul(flat, weights.kernel as tf.Tensor2D);
+    let y: tf.Tensor = matMul(flat, weights.kernel as tf.Tensor2D, options);
     if (weights.bias !== undefined) y = tf.add(y, weights.bias);
     return (x.rank === 2 ? y : tf.reshape(y, [...lead, weights.kernel.shape[1] as number])) as T;
   });
@@ -274,10 +288,7 @@ export function inputModulation(c: tf.Tensor2D, weights: DenseWeights): tf.Tenso
  * ```
  */
 export function modulateInput(x: tf.Tensor3D, s: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const s3 = tf.expandDims(s, 1);
-    return tf.add(tf.mul(s3, x), s3);
-  });
+  return filmInput(x, s);
 }
 
 /**
@@ -292,14 +303,5 @@ export function modulateInput(x: tf.Tensor3D, s: tf.Tensor2D): tf.Tensor3D {
  * ```
  */
 export function modulateHidden(h: tf.Tensor3D, gammaBeta: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const hidden = h.shape[2];
-    if (gammaBeta.shape[1] !== 2 * hidden) {
-      throw new Error(
-        `modulateHidden: gammaBeta must be [B, ${2 * hidden}], got [${gammaBeta.shape}]`,
-      );
-    }
-    const [gamma, beta] = tf.split(gammaBeta, 2, 1);
-    return tf.add(tf.mul(tf.add(tf.expandDims(gamma, 1), 1), h), tf.expandDims(beta, 1));
-  });
+  return filmHidden(h, gammaBeta);
 }

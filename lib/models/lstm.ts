@@ -130,7 +130,7 @@ export function lstmForward(
   parts: LstmParts,
   options: { impl: LstmImpl; context?: ForwardContext },
 ): tf.Tensor3D {
-  const projected = dense(x, parts.input);
+  const projected = dense(x, parts.input, { dataInput: true });
   let h = runLstmStack(projected, parts.stack, options);
   if (options.context !== undefined) h = options.context.dropout(h);
   return dense(h, parts.head);

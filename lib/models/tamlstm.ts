@@ -92,7 +92,7 @@ export function filmDecoderForward(
   options: { impl: LstmImpl; context?: ForwardContext },
 ): tf.Tensor3D {
   const s = inputModulation(c, parts.filmInput);
-  const modulated = modulateInput(dense(x, parts.input), s);
+  const modulated = modulateInput(dense(x, parts.input, { dataInput: true }), s);
   const h = runLstmStack(modulated, parts.stack, options);
   let hMod = modulateHidden(h, dense(c, parts.filmHidden));
   if (options.context !== undefined) hMod = options.context.dropout(hMod);

@@ -96,8 +96,10 @@ export function lossSums(pred: tf.Tensor3D, batch: LossBatch, options: LossOptio
     const mean = tf.tensor1d(options.targetScale.mean).reshape([1, 1, 3]);
     const std = tf.tensor1d(options.targetScale.std).reshape([1, 1, 3]);
     const phys = tf.add(tf.mul(pred, std), mean);
-    const [gpp, reco, nee] = tf.split(phys, 3, 2);
-    const residual = tf.sub(nee, tf.sub(reco, gpp)).reshape([b, t]);
+    // NEE - (RECO - GPP) = GPP - RECO + NEE, one product and sum over the fluxes (a split of the
+    // fluxes costs a concat in the backward pass, slow on the wasm backend).
+    const signs = tf.tensor1d([1, -1, 1]).reshape([1, 1, 3]);
+    const residual = tf.sum(tf.mul(phys, signs), 2);
     const lossDay = tf.max(batch.mask, 2); // [B, T] 1 on days with any masked target
     const balanceSq = tf.sum(tf.mul(tf.square(residual), lossDay)) as tf.Scalar;
     const days = tf.sum(lossDay) as tf.Scalar;
