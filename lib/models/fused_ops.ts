@@ -6,12 +6,14 @@
  * some are slow for what they do: `leakyRelu` and its gradient (`Greater` + `Select`) take about
  * 2 ms on `[960, 128]`, a broadcast's gradient is a `Sum` over a middle axis (a transpose, then a
  * sum), a `split`'s gradient is a `Concat`, which the wasm backend runs in JavaScript on copies.
- * Here each is one loop over the values on the wasm heap (no copy), forward and backward. On other
+ * Here each is one loop over the values on the wasm heap (no copy), forward and backward: a SIMD
+ * kernel of `wasm_elementwise.ts` when the widths allow (multiples of 4), else JavaScript. On other
  * backends they compose TF.js ops, the reference that the tests compare against.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { floatBits } from "./wasm_elementwise.ts";
 import { activeWasmHeap, type WasmHeap } from "./wasm_kernels.ts";
 
 /** New float32 tensors of `shapes` on the heap, their float offsets, then the heap as floats. */
@@ -53,16 +55,22 @@ export function leakyRelu<T extends tf.Tensor>(x: T, slope: number): T {
     (save as tf.GradSaveFunc)([xIn]);
     const { tensors, at, f } = outputs(heap, [xIn.shape]);
     const xo = heap.offsetOf(xIn) >>> 2, yo = at[0], n = xIn.size;
-    for (let i = 0; i < n; i++) {
-      const v = f[xo + i];
-      f[yo + i] = v > 0 ? v : slope * v;
+    if (n % 4 === 0) heap.kernels.leakyForward(4 * xo, 4 * yo, n, floatBits(slope));
+    else {
+      for (let i = 0; i < n; i++) {
+        const v = f[xo + i];
+        f[yo + i] = v > 0 ? v : slope * v;
+      }
     }
     return {
       value: tensors[0],
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const { tensors: [dx], at: [dxo], f: g } = outputs(heap, [dy.shape]);
         const so = heap.offsetOf(saved[0]) >>> 2, dyo = heap.offsetOf(dy) >>> 2;
-        for (let i = 0; i < n; i++) g[dxo + i] = g[so + i] > 0 ? g[dyo + i] : slope * g[dyo + i];
+        if (n % 4 === 0) heap.kernels.leakyBackward(4 * so, 4 * dyo, 4 * dxo, n, floatBits(slope));
+        else {
+          for (let i = 0; i < n; i++) g[dxo + i] = g[so + i] > 0 ? g[dyo + i] : slope * g[dyo + i];
+        }
         return dx;
       },
     };
@@ -97,12 +105,16 @@ export function filmInput(x: tf.Tensor3D, s: tf.Tensor2D): tf.Tensor3D {
     (save as tf.GradSaveFunc)([xIn, sIn]);
     const { tensors, at: [yo], f } = outputs(heap, [[B, T, H]]);
     const xo = heap.offsetOf(xIn) >>> 2, so = heap.offsetOf(sIn) >>> 2;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const row = (b * T + t) * H;
-        for (let j = 0; j < H; j++) {
-          const sv = f[so + b * H + j];
-          f[yo + row + j] = sv * f[xo + row + j] + sv;
+    if (H % 4 === 0) {
+      heap.kernels.filmForward(4 * xo, 4 * so, 4 * so, 4 * H, 4 * yo, B, T, H, 0);
+    } else {
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          const row = (b * T + t) * H;
+          for (let j = 0; j < H; j++) {
+            const sv = f[so + b * H + j];
+            f[yo + row + j] = sv * f[xo + row + j] + sv;
+          }
         }
       }
     }
@@ -113,6 +125,22 @@ export function filmInput(x: tf.Tensor3D, s: tf.Tensor2D): tf.Tensor3D {
         const xs = heap.offsetOf(saved[0]) >>> 2, ss = heap.offsetOf(saved[1]) >>> 2;
         const dyo = heap.offsetOf(dy) >>> 2;
         g.fill(0, dso, dso + B * H);
+        if (H % 4 === 0) {
+          heap.kernels.filmBackward(
+            4 * xs,
+            4 * ss,
+            4 * H,
+            4 * dyo,
+            4 * dxo,
+            4 * dso,
+            4 * dso,
+            B,
+            T,
+            H,
+            0,
+          );
+          return [dx, ds];
+        }
         for (let b = 0; b < B; b++) {
           for (let t = 0; t < T; t++) {
             const row = (b * T + t) * H;
@@ -158,12 +186,17 @@ export function filmHidden(h: tf.Tensor3D, gammaBeta: tf.Tensor2D): tf.Tensor3D 
     (save as tf.GradSaveFunc)([hIn, gbIn]);
     const { tensors, at: [yo], f } = outputs(heap, [[B, T, H]]);
     const ho = heap.offsetOf(hIn) >>> 2, go = heap.offsetOf(gbIn) >>> 2;
-    for (let b = 0; b < B; b++) {
-      const gamma = go + 2 * b * H, beta = gamma + H;
-      for (let t = 0; t < T; t++) {
-        const row = (b * T + t) * H;
-        for (let j = 0; j < H; j++) {
-          f[yo + row + j] = (f[gamma + j] + 1) * f[ho + row + j] + f[beta + j];
+    if (H % 4 === 0) {
+      const one = floatBits(1);
+      heap.kernels.filmForward(4 * ho, 4 * go, 4 * (go + H), 8 * H, 4 * yo, B, T, H, one);
+    } else {
+      for (let b = 0; b < B; b++) {
+        const gamma = go + 2 * b * H, beta = gamma + H;
+        for (let t = 0; t < T; t++) {
+          const row = (b * T + t) * H;
+          for (let j = 0; j < H; j++) {
+            f[yo + row + j] = (f[gamma + j] + 1) * f[ho + row + j] + f[beta + j];
+          }
         }
       }
     }
@@ -174,6 +207,23 @@ export function filmHidden(h: tf.Tensor3D, gammaBeta: tf.Tensor2D): tf.Tensor3D 
         const hs = heap.offsetOf(saved[0]) >>> 2, gs = heap.offsetOf(saved[1]) >>> 2;
         const dyo = heap.offsetOf(dy) >>> 2;
         g.fill(0, dgo, dgo + 2 * B * H);
+        if (H % 4 === 0) {
+          const [dGamma, dBeta] = [4 * dgo, 4 * (dgo + H)];
+          heap.kernels.filmBackward(
+            4 * hs,
+            4 * gs,
+            8 * H,
+            4 * dyo,
+            4 * dho,
+            dGamma,
+            dBeta,
+            B,
+            T,
+            H,
+            floatBits(1),
+          );
+          return [dh, dgb];
+        }
         for (let b = 0; b < B; b++) {
           const gamma = gs + 2 * b * H, dGamma = dgo + 2 * b * H, dBeta = dGamma + H;
           for (let t = 0; t < T; t++) {

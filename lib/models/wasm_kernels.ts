@@ -1,7 +1,8 @@
 /**
- * The WebAssembly kernels of the fused LSTM (`fused_lstm.ts`) and of Adam (`lib/train/optim.ts`):
- * the packed GEMM of `wasm_gemm.ts`, the step kernels of `wasm_cell.ts` and the update of
- * `wasm_adam.ts`, assembled into one module, compiled once per process and instantiated once per
+ * The WebAssembly kernels of the fused LSTM (`fused_lstm.ts`), of Adam (`lib/train/optim.ts`) and
+ * of the fused element-wise ops (`fused_ops.ts`): the packed GEMM of `wasm_gemm.ts`, the step
+ * kernels of `wasm_cell.ts`, the update of `wasm_adam.ts` and the loops of `wasm_elementwise.ts`,
+ * assembled into one module, compiled once per process and instantiated once per
  * wasm memory (the wasm backend's heap).
  *
  * @module
@@ -10,10 +11,11 @@ import * as tf from "@tensorflow/tfjs";
 import { moduleBytes } from "./wasm_asm.ts";
 import { adamFunctions, type WasmAdam } from "./wasm_adam.ts";
 import { cellFunctions, type WasmCell } from "./wasm_cell.ts";
+import { elementwiseFunctions, type WasmElementwise } from "./wasm_elementwise.ts";
 import { gemmFunctions, type WasmGemm } from "./wasm_gemm.ts";
 
 /** Every kernel of the module. */
-export type WasmKernels = WasmGemm & WasmCell & WasmAdam;
+export type WasmKernels = WasmGemm & WasmCell & WasmAdam & WasmElementwise;
 
 /** The flavour this runtime compiles: relaxed-SIMD multiply-add, plain SIMD, or none. */
 export type KernelKind = "relaxed-simd" | "simd" | "none";
@@ -28,7 +30,12 @@ export type KernelKind = "relaxed-simd" | "simd" | "none";
  * ```
  */
 export function kernelModuleBytes(fused: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([...gemmFunctions(fused), ...cellFunctions(fused), ...adamFunctions(fused)]);
+  return moduleBytes([
+    ...gemmFunctions(fused),
+    ...cellFunctions(fused),
+    ...adamFunctions(fused),
+    ...elementwiseFunctions(fused),
+  ]);
 }
 
 let compiled: { kind: KernelKind; module: WebAssembly.Module | null } | undefined;
