@@ -75,6 +75,19 @@ export function floatBits(x: number): number {
 const splatBits = (i: number) => [...get(i), 0xbe, ...simd(19)];
 const vgt = (a: number[], b: number[]) => [...a, ...b, ...simd(68)];
 const at = (base: number, i: number) => [...get(base), ...get(i), ...add];
+/** Local `to` = `base` + `b` `stride` (row b of a `[B, ...]` array, strides in bytes). */
+const rowOf = (base: number, b: number, stride: number, to: number) => [
+  ...get(base),
+  ...get(b),
+  ...get(stride),
+  ...mul,
+  ...add,
+  ...set(to),
+];
+/** Local `p` += local `by`. */
+const advance = (p: number, by: number) => [...get(p), ...get(by), ...add, ...set(p)];
+/** Local `to` = 4 * local `n` (a count of floats in bytes). */
+const bytesOf = (n: number, to: number) => [...get(n), ...i32(4), ...mul, ...set(to)];
 
 function leakyBody(backward: boolean): number[] {
   // forward (x, y, n, slope), backward (x, dy, dx, n, slope)
@@ -84,10 +97,7 @@ function leakyBody(backward: boolean): number[] {
   const code = [
     ...splatBits(SLOPE),
     ...set(S),
-    ...get(N),
-    ...i32(4),
-    ...mul,
-    ...set(NB),
+    ...bytesOf(N, NB),
     ...forUp(I, NB, 16, [
       ...at(IN, I),
       ...vload(0),
@@ -111,27 +121,14 @@ function filmForwardBody(fused: boolean): number[] {
   const code = [
     ...splatBits(SHIFT),
     ...set(SH),
-    ...get(H),
-    ...i32(4),
-    ...mul,
-    ...set(HB),
+    ...bytesOf(H, HB),
     ...get(X),
     ...set(XP),
     ...get(Y),
     ...set(YP),
     ...forUp(BI, B, 1, [
-      ...get(A),
-      ...get(BI),
-      ...get(STRIDE),
-      ...mul,
-      ...add,
-      ...set(ROWA),
-      ...get(C),
-      ...get(BI),
-      ...get(STRIDE),
-      ...mul,
-      ...add,
-      ...set(ROWC),
+      ...rowOf(A, BI, STRIDE, ROWA),
+      ...rowOf(C, BI, STRIDE, ROWC),
       ...forUp(TI, T, 1, [
         ...forUp(J, HB, 16, [
           ...at(YP, J),
@@ -143,14 +140,8 @@ function filmForwardBody(fused: boolean): number[] {
           ),
           ...vstore(0),
         ]),
-        ...get(XP),
-        ...get(HB),
-        ...add,
-        ...set(XP),
-        ...get(YP),
-        ...get(HB),
-        ...add,
-        ...set(YP),
+        ...advance(XP, HB),
+        ...advance(YP, HB),
       ]),
     ]),
   ];
@@ -165,22 +156,10 @@ function filmBackwardBody(fused: boolean): number[] {
     (_, i) => 11 + i,
   );
   const [ASH, D] = [21, 22];
-  const rowOf = (base: number, to: number) => [
-    ...get(base),
-    ...get(BI),
-    ...get(STRIDE),
-    ...mul,
-    ...add,
-    ...set(to),
-  ];
-  const advance = (p: number) => [...get(p), ...get(HB), ...add, ...set(p)];
   const code = [
     ...splatBits(ASHIFT),
     ...set(ASH),
-    ...get(H),
-    ...i32(4),
-    ...mul,
-    ...set(HB),
+    ...bytesOf(H, HB),
     ...get(X),
     ...set(XP),
     ...get(DY),
@@ -188,9 +167,9 @@ function filmBackwardBody(fused: boolean): number[] {
     ...get(DX),
     ...set(DXP),
     ...forUp(BI, B, 1, [
-      ...rowOf(A, ROWA),
-      ...rowOf(DA, ROWDA),
-      ...rowOf(DC, ROWDC),
+      ...rowOf(A, BI, STRIDE, ROWA),
+      ...rowOf(DA, BI, STRIDE, ROWDA),
+      ...rowOf(DC, BI, STRIDE, ROWDC),
       ...forUp(TI, T, 1, [
         ...forUp(J, HB, 16, [
           ...at(DYP, J),
@@ -209,9 +188,9 @@ function filmBackwardBody(fused: boolean): number[] {
           ...vadd([...at(ROWDC, J), ...vload(0)], get(D)),
           ...vstore(0),
         ]),
-        ...advance(XP),
-        ...advance(DYP),
-        ...advance(DXP),
+        ...advance(XP, HB),
+        ...advance(DYP, HB),
+        ...advance(DXP, HB),
       ]),
     ]),
   ];
