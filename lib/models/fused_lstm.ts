@@ -30,7 +30,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { LstmWeights } from "./lstm_seq.ts";
 import type { WasmCell } from "./wasm_cell.ts";
 import { stepOf } from "./fused_ops.ts";
-import { CACHE_LINE_FLOATS, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
+import { CACHE_LINE_FLOATS, cacheLineStart, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
 import {
   compiledKernels,
   isWasmBackend,
@@ -144,12 +144,11 @@ function wasmKernels(backend: WasmBackendLike): Kernels {
   let tmp: Slot | null = null; // the XNNPACK fallback's operands
   const grow = (slot: Slot | null, size: number): Slot =>
     slot !== null && slot.size >= size ? slot : kernels.scratch(size, { zero: false });
-  /** A buffer for the GEMM's packed operands, starting on a cache line (the backend's
-   * allocator aligns to 8 bytes only, and a 16-byte load across two lines costs twice). */
+  /** A buffer for the GEMM's packed operands, starting on a cache line. */
   const packBuffer = (slot: Slot | null, size: number): Slot => {
     if (slot !== null && slot.size >= size) return slot;
     const raw = kernels.scratch(size + CACHE_LINE_FLOATS - 1, { zero: false });
-    const off = Math.ceil(raw.off / CACHE_LINE_FLOATS) * CACHE_LINE_FLOATS;
+    const off = cacheLineStart(raw.off);
     return { ...raw, off, size, id: -1 }; // no kernel id: only the GEMM reads it
   };
   const xnnMatMul = (a: Slot, b: Slot, out: Slot, [m, k, n]: [number, number, number]) => {

@@ -79,6 +79,91 @@ export function leakyRelu<T extends tf.Tensor>(x: T, slope: number): T {
 }
 
 /**
+ * Where a FiLM reads its factor and offset: row b of `params` `[B, width]` holds `a` at column
+ * `aAt` and `c` at column `cAt` (the same columns for the input FiLM, whose factor is its offset).
+ */
+interface FilmLayout {
+  aAt: number;
+  cAt: number;
+  /** Added to `a`: 1 for `(γ + 1) h`, 0 for `s x`. */
+  shift: number;
+}
+
+/**
+ * `y = (a + shift) x + c` on the wasm heap for `x` `[B, T, H]`, with its gradient: dx = dy (a +
+ * shift); d params += dy x at `a`'s columns and dy at `c`'s (both, when they are the same columns).
+ */
+function film(
+  heap: WasmHeap,
+  x: tf.Tensor3D,
+  params: tf.Tensor2D,
+  layout: FilmLayout,
+): tf.Tensor3D {
+  const [B, T, H] = x.shape;
+  const W = params.shape[1], { aAt, cAt, shift } = layout;
+  const op = tf.customGrad((xArg, pArg, save) => {
+    const [xIn, pIn] = [xArg, pArg] as tf.Tensor[];
+    (save as tf.GradSaveFunc)([xIn, pIn]);
+    const { tensors, at: [yo], f } = outputs(heap, [[B, T, H]]);
+    const xo = heap.offsetOf(xIn) >>> 2, po = heap.offsetOf(pIn) >>> 2;
+    if (H % 4 === 0) {
+      const [a, c] = [4 * (po + aAt), 4 * (po + cAt)];
+      heap.kernels.filmForward(4 * xo, a, c, 4 * W, 4 * yo, B, T, H, floatBits(shift));
+    } else {
+      for (let b = 0; b < B; b++) {
+        const a = po + b * W + aAt, c = po + b * W + cAt;
+        for (let t = 0; t < T; t++) {
+          const row = (b * T + t) * H;
+          for (let j = 0; j < H; j++) {
+            f[yo + row + j] = (f[a + j] + shift) * f[xo + row + j] + f[c + j];
+          }
+        }
+      }
+    }
+    return {
+      value: tensors[0],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const { tensors: [dx, dp], at: [dxo, dpo], f: g } = outputs(heap, [[B, T, H], [B, W]]);
+        const xs = heap.offsetOf(saved[0]) >>> 2, ps = heap.offsetOf(saved[1]) >>> 2;
+        const dyo = heap.offsetOf(dy) >>> 2;
+        g.fill(0, dpo, dpo + B * W);
+        if (H % 4 === 0) {
+          const [a, dA, dC] = [4 * (ps + aAt), 4 * (dpo + aAt), 4 * (dpo + cAt)];
+          heap.kernels.filmBackward(
+            4 * xs,
+            a,
+            4 * W,
+            4 * dyo,
+            4 * dxo,
+            dA,
+            dC,
+            B,
+            T,
+            H,
+            floatBits(shift),
+          );
+          return [dx, dp];
+        }
+        for (let b = 0; b < B; b++) {
+          const a = ps + b * W + aAt, dA = dpo + b * W + aAt, dC = dpo + b * W + cAt;
+          for (let t = 0; t < T; t++) {
+            const row = (b * T + t) * H;
+            for (let j = 0; j < H; j++) {
+              const d = g[dyo + row + j];
+              g[dxo + row + j] = d * (g[a + j] + shift);
+              g[dA + j] += d * g[xs + row + j];
+              g[dC + j] += d;
+            }
+          }
+        }
+        return [dx, dp];
+      },
+    };
+  });
+  return op(x, params) as tf.Tensor3D;
+}
+
+/**
  * Input FiLM, `x' = s * x + s` for `x` `[B, T, H]` and `s` `[B, H]` (the same `s` at every step).
  *
  * @example
@@ -89,7 +174,7 @@ export function leakyRelu<T extends tf.Tensor>(x: T, slope: number): T {
  * ```
  */
 export function filmInput(x: tf.Tensor3D, s: tf.Tensor2D): tf.Tensor3D {
-  const [B, T, H] = x.shape;
+  const [B, , H] = x.shape;
   if (s.shape[0] !== B || s.shape[1] !== H) {
     throw new Error(`filmInput: s must be [${B}, ${H}], got [${s.shape}]`);
   }
@@ -100,62 +185,7 @@ export function filmInput(x: tf.Tensor3D, s: tf.Tensor2D): tf.Tensor3D {
       return tf.add(tf.mul(s3, x), s3);
     });
   }
-  const op = tf.customGrad((xArg, sArg, save) => {
-    const [xIn, sIn] = [xArg, sArg] as tf.Tensor[];
-    (save as tf.GradSaveFunc)([xIn, sIn]);
-    const { tensors, at: [yo], f } = outputs(heap, [[B, T, H]]);
-    const xo = heap.offsetOf(xIn) >>> 2, so = heap.offsetOf(sIn) >>> 2;
-    if (H % 4 === 0) {
-      heap.kernels.filmForward(4 * xo, 4 * so, 4 * so, 4 * H, 4 * yo, B, T, H, 0);
-    } else {
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) {
-          const row = (b * T + t) * H;
-          for (let j = 0; j < H; j++) {
-            const sv = f[so + b * H + j];
-            f[yo + row + j] = sv * f[xo + row + j] + sv;
-          }
-        }
-      }
-    }
-    return {
-      value: tensors[0],
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const { tensors: [dx, ds], at: [dxo, dso], f: g } = outputs(heap, [[B, T, H], [B, H]]);
-        const xs = heap.offsetOf(saved[0]) >>> 2, ss = heap.offsetOf(saved[1]) >>> 2;
-        const dyo = heap.offsetOf(dy) >>> 2;
-        g.fill(0, dso, dso + B * H);
-        if (H % 4 === 0) {
-          heap.kernels.filmBackward(
-            4 * xs,
-            4 * ss,
-            4 * H,
-            4 * dyo,
-            4 * dxo,
-            4 * dso,
-            4 * dso,
-            B,
-            T,
-            H,
-            0,
-          );
-          return [dx, ds];
-        }
-        for (let b = 0; b < B; b++) {
-          for (let t = 0; t < T; t++) {
-            const row = (b * T + t) * H;
-            for (let j = 0; j < H; j++) {
-              const d = g[dyo + row + j];
-              g[dxo + row + j] = d * g[ss + b * H + j];
-              g[dso + b * H + j] += d * (g[xs + row + j] + 1);
-            }
-          }
-        }
-        return [dx, ds];
-      },
-    };
-  });
-  return op(x, s) as tf.Tensor3D;
+  return film(heap, x, s, { aAt: 0, cAt: 0, shift: 0 });
 }
 
 /**
@@ -170,7 +200,7 @@ export function filmInput(x: tf.Tensor3D, s: tf.Tensor2D): tf.Tensor3D {
  * ```
  */
 export function filmHidden(h: tf.Tensor3D, gammaBeta: tf.Tensor2D): tf.Tensor3D {
-  const [B, T, H] = h.shape;
+  const [B, , H] = h.shape;
   if (gammaBeta.shape[0] !== B || gammaBeta.shape[1] !== 2 * H) {
     throw new Error(`filmHidden: gammaBeta must be [${B}, ${2 * H}], got [${gammaBeta.shape}]`);
   }
@@ -181,66 +211,7 @@ export function filmHidden(h: tf.Tensor3D, gammaBeta: tf.Tensor2D): tf.Tensor3D 
       return tf.add(tf.mul(tf.add(tf.expandDims(gamma, 1), 1), h), tf.expandDims(beta, 1));
     });
   }
-  const op = tf.customGrad((hArg, gbArg, save) => {
-    const [hIn, gbIn] = [hArg, gbArg] as tf.Tensor[];
-    (save as tf.GradSaveFunc)([hIn, gbIn]);
-    const { tensors, at: [yo], f } = outputs(heap, [[B, T, H]]);
-    const ho = heap.offsetOf(hIn) >>> 2, go = heap.offsetOf(gbIn) >>> 2;
-    if (H % 4 === 0) {
-      const one = floatBits(1);
-      heap.kernels.filmForward(4 * ho, 4 * go, 4 * (go + H), 8 * H, 4 * yo, B, T, H, one);
-    } else {
-      for (let b = 0; b < B; b++) {
-        const gamma = go + 2 * b * H, beta = gamma + H;
-        for (let t = 0; t < T; t++) {
-          const row = (b * T + t) * H;
-          for (let j = 0; j < H; j++) {
-            f[yo + row + j] = (f[gamma + j] + 1) * f[ho + row + j] + f[beta + j];
-          }
-        }
-      }
-    }
-    return {
-      value: tensors[0],
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const { tensors: [dh, dgb], at: [dho, dgo], f: g } = outputs(heap, [[B, T, H], [B, 2 * H]]);
-        const hs = heap.offsetOf(saved[0]) >>> 2, gs = heap.offsetOf(saved[1]) >>> 2;
-        const dyo = heap.offsetOf(dy) >>> 2;
-        g.fill(0, dgo, dgo + 2 * B * H);
-        if (H % 4 === 0) {
-          const [dGamma, dBeta] = [4 * dgo, 4 * (dgo + H)];
-          heap.kernels.filmBackward(
-            4 * hs,
-            4 * gs,
-            8 * H,
-            4 * dyo,
-            4 * dho,
-            dGamma,
-            dBeta,
-            B,
-            T,
-            H,
-            floatBits(1),
-          );
-          return [dh, dgb];
-        }
-        for (let b = 0; b < B; b++) {
-          const gamma = gs + 2 * b * H, dGamma = dgo + 2 * b * H, dBeta = dGamma + H;
-          for (let t = 0; t < T; t++) {
-            const row = (b * T + t) * H;
-            for (let j = 0; j < H; j++) {
-              const d = g[dyo + row + j];
-              g[dho + row + j] = d * (g[gamma + j] + 1);
-              g[dGamma + j] += d * g[hs + row + j];
-              g[dBeta + j] += d;
-            }
-          }
-        }
-        return [dh, dgb];
-      },
-    };
-  });
-  return op(h, gammaBeta) as tf.Tensor3D;
+  return film(heap, h, gammaBeta, { aAt: 0, cAt: H, shift: 1 });
 }
 
 /**

@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { CACHE_LINE_FLOATS, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
+import { CACHE_LINE_FLOATS, cacheLineStart, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
 import { activeWasmHeap } from "./wasm_kernels.ts";
 
 /**
@@ -21,10 +21,10 @@ function wasmProduct(a: tf.Tensor2D, b: tf.Tensor2D, aTransposed: boolean): tf.T
   const n = b.shape[1];
   if (heap === null || n % 8 !== 0 || a.dtype !== "float32" || b.dtype !== "float32") return null;
   const [m, k] = aTransposed ? [a.shape[1], a.shape[0]] : a.shape;
-  // Packed operands start on a cache line (the backend's allocator aligns to 8 bytes only).
-  const pad = CACHE_LINE_FLOATS - 1, line = 4 * CACHE_LINE_FLOATS;
+  // Packed operands start on a cache line (byte offsets here, float offsets in cacheLineStart).
+  const pad = CACHE_LINE_FLOATS - 1;
   const ap = heap.alloc([packedASize(m, k) + pad]), bp = heap.alloc([k * n + pad]);
-  const [apAt, bpAt] = [ap.offset, bp.offset].map((o) => Math.ceil(o / line) * line);
+  const [apAt, bpAt] = [ap.offset, bp.offset].map((o) => 4 * cacheLineStart(o / 4));
   const c = heap.alloc([m, n]);
   const { kernels } = heap;
   kernels.packA(heap.offsetOf(a), apAt, m, k, aTransposed ? 1 : 0);
@@ -35,19 +35,23 @@ function wasmProduct(a: tf.Tensor2D, b: tf.Tensor2D, aTransposed: boolean): tf.T
   return c.tensor as tf.Tensor2D;
 }
 
+/** `a b`: the GEMM where it applies, else `tf.matMul`. */
+const forward = (a: tf.Tensor2D, b: tf.Tensor2D) => wasmProduct(a, b, false) ?? tf.matMul(a, b);
+
+/** The weight gradient `a^T dy` (A read transposed while packing, no transpose op). */
+const weightGradient = (a: tf.Tensor2D, dy: tf.Tensor2D) =>
+  wasmProduct(a, dy, true) ?? tf.matMul(tf.transpose(a), dy);
+
 const product = tf.customGrad((a, b, save) => {
   const x = a as tf.Tensor2D;
   const y = b as tf.Tensor2D;
   (save as tf.GradSaveFunc)([x, y]);
   return {
-    value: wasmProduct(x, y, false) ?? tf.matMul(x, y),
+    value: forward(x, y),
     gradFunc: (dy, saved) => {
       const [sx, sy] = saved as tf.Tensor2D[];
       const g = dy as tf.Tensor2D;
-      const syT = tf.transpose(sy); // the weights: small
-      const dx = wasmProduct(g, syT, false) ?? tf.matMul(g, syT);
-      const dw = wasmProduct(sx, g, true) ?? tf.matMul(tf.transpose(sx), g);
-      return [dx, dw];
+      return [forward(g, tf.transpose(sy)), weightGradient(sx, g)]; // sy^T: the weights, small
     },
   };
 });
@@ -58,12 +62,8 @@ function productOfData(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     const y = bArg as tf.Tensor2D;
     (save as tf.GradSaveFunc)([a]);
     return {
-      value: wasmProduct(a, y, false) ?? tf.matMul(a, y),
-      gradFunc: (dy, saved) => {
-        const [sa] = saved as tf.Tensor2D[];
-        const g = dy as tf.Tensor2D;
-        return wasmProduct(sa, g, true) ?? tf.matMul(tf.transpose(sa), g);
-      },
+      value: forward(a, y),
+      gradFunc: (dy, saved) => weightGradient((saved as tf.Tensor2D[])[0], dy as tf.Tensor2D),
     };
   });
   return op(b) as tf.Tensor2D;

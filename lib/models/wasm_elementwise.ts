@@ -1,7 +1,7 @@
 /**
  * Element-wise kernels in WebAssembly SIMD for `fused_ops.ts`: LeakyReLU and FiLM, forward and
  * backward, four lanes at a time. In JavaScript the same loops cost about 1 ns per value (6 ns for
- * LeakyReLU's unpredictable branch), a tenth of that here.
+ * LeakyReLU's unpredictable branch, 2.8 ns for a FiLM); here 0.6-0.7 ns (forward, [32, 30, 128]).
  *
  * @module
  */

@@ -61,6 +61,21 @@ export const GEMM_MR = 4;
 export const GEMM_NR = 8;
 /** Floats per cache line: where packed operands start (see `fused_lstm.ts`, `matmul.ts`). */
 export const CACHE_LINE_FLOATS = 16;
+
+/**
+ * The first float offset at or after `offset` (in floats) that starts a cache line; allocate
+ * `CACHE_LINE_FLOATS - 1` floats more to have room for it. The wasm backend's allocator aligns to
+ * 8 bytes only, and one 16-byte load in four then spans two lines.
+ *
+ * @example
+ * ```ts
+ * import { cacheLineStart } from "./wasm_gemm.ts";
+ * cacheLineStart(18); // 32
+ * ```
+ */
+export function cacheLineStart(offset: number): number {
+  return Math.ceil(offset / CACHE_LINE_FLOATS) * CACHE_LINE_FLOATS;
+}
 /** Steps of k per pass (a panel of A and a strip of B stay in the L1 cache). */
 const K_BLOCK = 256;
 /** Steps of k unrolled in the inner loop. */
