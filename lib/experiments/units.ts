@@ -21,7 +21,7 @@ import { predictEnsemble } from "../train/predict.ts";
 import { configHash, runConfigHash, writeJson } from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
 import { deepMerge, type Profile, type Unit, type UnitOutcome, type UnitRunner } from "./plan.ts";
-import { type PredictionRow, writePredictions } from "./predictions.ts";
+import { type PredictionRow, writePredictions } from "../eval/predictions.ts";
 
 /** Where and how units run. */
 export interface UnitEnvironment {
