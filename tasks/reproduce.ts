@@ -32,9 +32,9 @@ import {
   parseShard,
   runPlan,
   shardUnits,
-} from "../lib/eval/mod.ts";
-import { createUnitRunner } from "../lib/eval/units.ts";
-import { treesUnit } from "../lib/eval/trees_unit.ts";
+} from "../lib/experiments/mod.ts";
+import { createUnitRunner } from "../lib/experiments/units.ts";
+import { treesUnit } from "../lib/experiments/trees_unit.ts";
 
 const PERMISSIONS = [
   "--allow-read",

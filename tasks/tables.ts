@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
-import { buildReport } from "../lib/eval/mod.ts";
+import { buildReport } from "../lib/experiments/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -10,13 +10,11 @@
  * continues from the last finished epoch and ends where an unbroken run ends.
  */
 import * as tf from "@tensorflow/tfjs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { useBackend } from "../lib/backend.ts";
 import { buildDataset } from "../lib/data/dataset.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
-import { saveScaler } from "../lib/data/scaler.ts";
-import { saveSplit } from "../lib/data/splits.ts";
 import { buildModel, countParameters, transferPretrained } from "../lib/models/mod.ts";
 import {
   exists,
@@ -29,12 +27,12 @@ import {
   predictEnsemble,
   readJson,
   runConfigHash,
-  type RunModelInfo,
   runPaths,
   terminalProgress,
   trainModel,
   withOverrides,
   writeJson,
+  writeRunFolder,
 } from "../lib/train/mod.ts";
 
 const { values } = parseArgs({
@@ -122,14 +120,6 @@ const onSigint = () => {
 };
 Deno.addSignalListener("SIGINT", onSigint);
 
-const info: RunModelInfo = {
-  model: config.model,
-  dims: ds.train.dims,
-  targetScale: ds.targetScale,
-  lossDays: ds.config.stride,
-  featureNames: ds.featureNames,
-};
-
 const finished: string[] = [];
 for (const seed of seeds) {
   const dir = runDirOf(seed);
@@ -144,12 +134,8 @@ for (const seed of seeds) {
       Deno.exit(1);
     }
   }
-  await writeJson(paths.config, runConfig);
-  await saveSplit(paths.split, ds.split);
-  await saveScaler(paths.scaler, ds.scaler);
-  // the exact static encoding (imputation values of the training sites), for `deno task predict`
-  await writeJson(join(dirname(paths.scaler), "static_encoding.json"), ds.staticEncoding);
-  await writeJson(paths.model, info);
+  // config, split, scaler, static encoding and model.json: what `deno task predict` needs
+  await writeRunFolder(dir, { config: runConfig, data: ds });
   console.error(`run ${dir} (seed ${seed})${resuming ? ", resuming" : ""}`);
 
   const callStart = performance.now();

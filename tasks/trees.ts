@@ -29,7 +29,7 @@ import { type Split, SplitSchema } from "../lib/data/splits.ts";
 import { aggregateSites, siteMetrics } from "../lib/eval/aggregate.ts";
 import { type PredictionRow, readPredictions, writePredictions } from "../lib/eval/predictions.ts";
 import { siteCitations, writeTable } from "../lib/eval/tables.ts";
-import { toPredictionRows } from "../lib/eval/units.ts";
+import { toPredictionRows } from "../lib/experiments/units.ts";
 import {
   collectXbaseDays,
   compareXbase,

@@ -13,12 +13,12 @@ import {
   supportSpread,
   type WindowEmbedding,
   windowEmbeddings,
-} from "../lib/eval/embedding.ts";
+} from "../lib/embedding/embedding.ts";
 import {
   embeddingMapSpec,
   embeddingPoints,
   supportSpreadSpec,
-} from "../lib/eval/embedding_figures.ts";
+} from "../lib/embedding/embedding_figures.ts";
 import { renderSvg } from "../lib/eval/figures.ts";
 import { buildModel, parseModelConfig } from "../lib/models/mod.ts";
 import { fakeSource } from "./_fakes.ts";

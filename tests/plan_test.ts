@@ -11,7 +11,7 @@ import {
   shardUnits,
   type Unit,
   type UnitRunner,
-} from "../lib/eval/plan.ts";
+} from "../lib/experiments/plan.ts";
 
 function profile(extra: Record<string, unknown> = {}): Profile {
   return ProfileSchema.parse({
@@ -159,7 +159,7 @@ Deno.test("sharded runs over one folder run every unit exactly once", async () =
 });
 
 Deno.test("profiles in configs/profiles are valid and quick has every model and the ablations", async () => {
-  const { loadProfile } = await import("../lib/eval/plan.ts");
+  const { loadProfile } = await import("../lib/experiments/plan.ts");
   const root = new URL("..", import.meta.url).pathname;
   const quick = (await loadProfile("quick", { root })).profile;
   assert.deepEqual([...quick.models].sort(), [

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
+import { reproduceUnits } from "./_tasks.ts";
 
 const SITES = [
   "FR-Pue",
@@ -23,25 +24,7 @@ const SITES = [
 ];
 
 async function run(profilePath: string, name: string, jobs: number): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(PROJECT_ROOT, "tasks", "reproduce.ts"),
-      "--profile",
-      profilePath,
-      "--run",
-      name,
-      "--jobs",
-      String(jobs),
-      "--no-tables",
-    ],
-    cwd: PROJECT_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-  assert.ok(out.success, `reproduce --jobs ${jobs} failed:\n${text.slice(-3000)}`);
+  await reproduceUnits(profilePath, { run: name, jobs });
 }
 
 Deno.test("reproduce: two worker processes give the same predictions as one", async () => {

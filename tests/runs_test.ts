@@ -10,12 +10,18 @@ import {
   decodeTensors,
   encodeTensors,
   loadRunModel,
+  readJson,
   readJsonl,
+  RunModelInfoSchema,
   runPaths,
   writeJson,
+  writeRunFolder,
 } from "../lib/train/runs.ts";
 import { type EpochRecord, trainModel } from "../lib/train/trainer.ts";
 import { fakeSource } from "./_fakes.ts";
+import { fixtureDataset } from "./_dataset_fixtures.ts";
+import { loadScaler } from "../lib/data/scaler.ts";
+import { loadSplit } from "../lib/data/splits.ts";
 
 await tf.setBackend("cpu");
 
@@ -208,4 +214,51 @@ Deno.test("resume refuses a checkpoint of another config or seed", async () => {
     /written with seed 11, not 12/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writeRunFolder: config, split, scaler, static encoding and model.json of a dataset", async () => {
+  const ds = await fixtureDataset({ window: 30, stride: 15, supportK: 3 });
+  const config = parseExperimentConfig({
+    name: "fixture",
+    seeds: [4],
+    data: ds.config,
+    model: { name: "tamrl", hidden: 8, latent: 4 },
+    train: tiny.train,
+  }, { source: "test" });
+  const dir = await Deno.makeTempDir({ prefix: "tamflux_runfolder_" });
+  try {
+    const { paths, info } = await writeRunFolder(join(dir, "run"), { config, data: ds });
+    assert.equal(paths.dir, join(dir, "run"));
+    const files = [...Deno.readDirSync(paths.dir)].map((e) => e.name).sort();
+    assert.deepEqual(files, [
+      "config.json",
+      "model.json",
+      "scaler.json",
+      "split.json",
+      "static_encoding.json",
+    ]);
+    assert.deepEqual(await readJson(paths.config), JSON.parse(JSON.stringify(config)));
+    assert.deepEqual(RunModelInfoSchema.parse(await readJson(paths.model)), info);
+    assert.deepEqual(info.dims, ds.train.dims);
+    assert.equal(info.lossDays, 15);
+    assert.deepEqual(info.featureNames, ds.featureNames);
+    assert.deepEqual(await loadSplit(paths.split), ds.split);
+    assert.deepEqual(await loadScaler(paths.scaler), ds.scaler);
+    assert.deepEqual(
+      await readJson(paths.staticEncoding),
+      JSON.parse(JSON.stringify(ds.staticEncoding)),
+    );
+
+    // without a static encoding (older callers of trainOrLoad) the file is not written
+    const bare = await writeRunFolder(join(dir, "bare"), {
+      config,
+      data: { ...ds, staticEncoding: undefined },
+    });
+    assert.equal(
+      [...Deno.readDirSync(bare.paths.dir)].some((e) => e.name === "static_encoding.json"),
+      false,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

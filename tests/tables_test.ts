@@ -4,8 +4,8 @@ import { parse } from "csv-parse/sync";
 import type { AggregateRow } from "../lib/eval/aggregate.ts";
 import { METRIC_NAMES } from "../lib/eval/metrics.ts";
 import { type Flux, FLUXES, writePredictions } from "../lib/eval/predictions.ts";
-import { runPlan, type Unit } from "../lib/eval/plan.ts";
-import { buildReport } from "../lib/eval/report.ts";
+import { runPlan, type Unit } from "../lib/experiments/plan.ts";
+import { buildReport } from "../lib/experiments/report.ts";
 import {
   ablationTable,
   groupTable,

@@ -1,6 +1,8 @@
 /**
- * Evaluation: metrics, aggregation over sites, multi-scale scores, carbon-balance violation, the
- * predictions table, result tables with provenance, figures, and the reproduction plan.
+ * Evaluation of finished predictions: metrics, aggregation over sites, multi-scale scores,
+ * carbon-balance violation, the predictions table, result tables with provenance, figures (data,
+ * results, training curves) and the X-BASE comparison. The reproduction plan, its units and the
+ * report over a run's finished units are in lib/experiments; lib/eval imports nothing from it.
  *
  * @example
  * ```ts
@@ -17,14 +19,8 @@ export * from "./scales.ts";
 export * from "./balance.ts";
 export * from "./tables.ts";
 export * from "./figures.ts";
-export * from "./plan.ts";
-export * from "./report.ts";
-export * from "./units.ts";
 export * from "./monthly.ts";
 export * from "./xbase.ts";
 export * from "./data_figures.ts";
-export * from "./drilldown.ts";
-export * from "./embedding.ts";
-export * from "./embedding_figures.ts";
 export * from "./training_figures.ts";
 export * from "./markdown.ts";

@@ -14,8 +14,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { Scaler } from "../data/scaler.ts";
-import { loadScaler, saveScaler } from "../data/scaler.ts";
-import { loadSplit, saveSplit, type Split } from "../data/splits.ts";
+import { loadScaler } from "../data/scaler.ts";
+import { loadSplit, type Split } from "../data/splits.ts";
 import { buildModel, transferPretrained } from "../models/build.ts";
 import { type ExperimentConfig, parseExperimentConfig, withOverrides } from "./config.ts";
 import type { BatchSource, FluxModel } from "./contracts.ts";
@@ -30,6 +30,7 @@ import {
   type RunModelInfo,
   runPaths,
   writeJson,
+  writeRunFolder,
 } from "./runs.ts";
 import { capWindows } from "./subsample.ts";
 import { type EpochRecord, planStages, trainModel } from "./trainer.ts";
@@ -289,20 +290,7 @@ export async function trainOrLoad(
     }
   }
 
-  const info: RunModelInfo = {
-    model: runConfig.model,
-    dims: data.train.dims,
-    targetScale: data.train.targetScale,
-    lossDays: data.config.stride,
-    featureNames: data.featureNames,
-  };
-  await writeJson(paths.config, runConfig);
-  await saveSplit(paths.split, data.split);
-  await saveScaler(paths.scaler, data.scaler);
-  if (data.staticEncoding !== undefined) {
-    await writeJson(join(dir, "static_encoding.json"), data.staticEncoding);
-  }
-  await writeJson(paths.model, info);
+  const { info } = await writeRunFolder(dir, { config: runConfig, data });
   const cap = (s: BatchSource) => maxWindows === null ? s : capWindows(s, { max: maxWindows });
   const result = await trainModel({ train: cap(data.train), val: cap(data.val) }, runConfig, {
     seed,

@@ -1,7 +1,10 @@
 /**
- * Run folders: `runs/<name>/` with config.json, split.json, scaler.json, weights/ (per stage, best,
- * last), checkpoint.tfw (everything `--resume` needs), log.jsonl (one line per epoch), metrics.json
- * and provenance.json. Every write is atomic: a temp file in the same folder, then a rename.
+ * Run folders: `runs/<name>/` with config.json, split.json, scaler.json, static_encoding.json,
+ * model.json, weights/ (per stage, best, last), checkpoint.tfw (everything `--resume` needs),
+ * log.jsonl (one line per epoch), metrics.json and provenance.json. Every write is atomic: a temp
+ * file in the same folder, then a rename. {@link writeRunFolder} writes the files a run starts
+ * with, for the train task, the notebooks' run cache and the reproduce units alike, so that every
+ * run folder can be loaded by `deno task predict`.
  *
  * @module
  */
@@ -9,6 +12,9 @@ import { writeFileAtomic } from "../data/atomic.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { z } from "zod";
+import type { Scaler } from "../data/scaler.ts";
+import { saveScaler } from "../data/scaler.ts";
+import { saveSplit, type Split } from "../data/splits.ts";
 import { buildModel } from "../models/build.ts";
 import { ModelConfigSchema } from "../models/config.ts";
 import type { FluxModel } from "../models/types.ts";
@@ -245,6 +251,8 @@ export interface RunPaths {
   metrics: string;
   provenance: string;
   checkpoint: string;
+  /** static_encoding.json: the static encoding of the training sites (for `deno task predict`). */
+  staticEncoding: string;
   /** model.json: what it takes to rebuild the model ({@link RunModelInfo}). */
   model: string;
   weightsDir: string;
@@ -272,6 +280,7 @@ export function runPaths(dir: string): RunPaths {
     metrics: join(dir, "metrics.json"),
     provenance: join(dir, "provenance.json"),
     checkpoint: join(dir, "checkpoint.tfw"),
+    staticEncoding: join(dir, "static_encoding.json"),
     model: join(dir, "model.json"),
     weightsDir: join(dir, "weights"),
     weights: (label: string) => join(dir, "weights", `${label}.bin`),
@@ -366,4 +375,54 @@ export async function loadRunModel(
     throw new Error(`${file}: ${(error as Error).message}`);
   }
   return { model, info };
+}
+
+/** What a run folder records about its dataset (lib/data `Dataset` has all of it). */
+export interface RunFolderData {
+  /** The training source: its input dimensions and target scale go into model.json. */
+  train: { dims: RunModelInfo["dims"]; targetScale: RunModelInfo["targetScale"] };
+  split: Split;
+  scaler: Scaler;
+  featureNames: RunModelInfo["featureNames"];
+  /** The static encoding of the training sites (static_encoding.json; skipped when absent). */
+  staticEncoding?: unknown;
+  /** The dataset config; `stride` = the predicted days at the end of each window. */
+  config: { stride: number };
+}
+
+/**
+ * Write the files a run folder starts with, before training: config.json (the run's config, one
+ * seed), split.json, scaler.json, static_encoding.json and model.json ({@link RunModelInfo}).
+ * Training (`trainModel` with `runDir`) adds weights/, checkpoint.tfw and log.jsonl; the caller
+ * adds metrics.json and provenance.json. The train task, `trainOrLoad` and the reproduce units
+ * all write run folders through this function, so `loadRunModel` and `deno task predict` read
+ * any of them.
+ *
+ * @example
+ * ```ts ignore
+ * import { buildDataset } from "../data/dataset.ts";
+ * import { writeRunFolder } from "./runs.ts";
+ * const ds = await buildDataset(config.data);
+ * const { paths, info } = await writeRunFolder("runs/demo/seed0", { config, data: ds });
+ * ```
+ */
+export async function writeRunFolder(
+  dir: string,
+  run: { config: { model: RunModelInfo["model"] }; data: RunFolderData },
+): Promise<{ paths: RunPaths; info: RunModelInfo }> {
+  const paths = runPaths(dir);
+  const { config, data } = run;
+  const info: RunModelInfo = {
+    model: config.model,
+    dims: data.train.dims,
+    targetScale: data.train.targetScale,
+    lossDays: data.config.stride,
+    featureNames: data.featureNames,
+  };
+  await writeJson(paths.config, config);
+  await saveSplit(paths.split, data.split);
+  await saveScaler(paths.scaler, data.scaler);
+  if (data.staticEncoding !== undefined) await writeJson(paths.staticEncoding, data.staticEncoding);
+  await writeJson(paths.model, info);
+  return { paths, info };
 }

@@ -17,15 +17,15 @@ import {
   seedSpread,
   type SiteMetricRow,
   siteMetrics,
-} from "./aggregate.ts";
-import { balanceTable } from "./balance.ts";
+} from "../eval/aggregate.ts";
+import { balanceTable } from "../eval/balance.ts";
 import {
   pickClimateSites,
   scatterSpec,
   seasonalCycleSpec,
   siteR2Spec,
   writeFigure,
-} from "./figures.ts";
+} from "../eval/figures.ts";
 import {
   type DoneMarker,
   finishedUnits,
@@ -38,9 +38,15 @@ import {
   ensemblePredictions,
   type PredictionRow,
   readPredictions,
-} from "./predictions.ts";
-import { multiScaleMetrics } from "./scales.ts";
-import { collectXbaseDays, compareXbase, readXbase, XBASE_SITES, xbaseTableRows } from "./xbase.ts";
+} from "../eval/predictions.ts";
+import { multiScaleMetrics } from "../eval/scales.ts";
+import {
+  collectXbaseDays,
+  compareXbase,
+  readXbase,
+  XBASE_SITES,
+  xbaseTableRows,
+} from "../eval/xbase.ts";
 import {
   ablationTable,
   balanceSummaryTable,
@@ -56,7 +62,7 @@ import {
   type Table,
   type TableContext,
   writeTable,
-} from "./tables.ts";
+} from "../eval/tables.ts";
 
 /** Options of {@link buildReport}. */
 export interface ReportOptions {

@@ -18,10 +18,10 @@ import { buildModel, transferPretrained } from "../models/build.ts";
 import type { PredictedDay } from "../models/trees/pipeline.ts";
 import { parseExperimentConfig } from "../train/config.ts";
 import { predictEnsemble } from "../train/predict.ts";
-import { configHash, runConfigHash, writeJson } from "../train/runs.ts";
+import { configHash, runConfigHash, writeJson, writeRunFolder } from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
 import { deepMerge, type Profile, type Unit, type UnitOutcome, type UnitRunner } from "./plan.ts";
-import { type PredictionRow, writePredictions } from "./predictions.ts";
+import { type PredictionRow, writePredictions } from "../eval/predictions.ts";
 
 /** Where and how units run. */
 export interface UnitEnvironment {
@@ -189,6 +189,8 @@ export function createUnitRunner(
     }
 
     await writeJson(join(dir, "config.json"), config);
+    // the same run folder as `deno task train` writes, so `deno task predict --run <unit>/run` works
+    await writeRunFolder(join(dir, "run"), { config, data: ds });
     const result = await trainModel({ train: ds.train, val: ds.val }, config, {
       seed: unit.seed,
       buildModel,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { FigureSpec } from "./figures.ts";
+import type { FigureSpec } from "../eval/figures.ts";
 import { type Pca, projectPca, type SiteEmbedding, type SpreadPoint } from "./embedding.ts";
 
 /** A site on the embedding map. */

@@ -5,10 +5,15 @@
  * @module
  */
 import { join } from "node:path";
-import type { FigureSpec } from "./figures.ts";
+import type { FigureSpec } from "../eval/figures.ts";
 import { finishedUnits } from "./plan.ts";
-import { ensemblePredictions, FLUXES, type PredictionRow, readPredictions } from "./predictions.ts";
-import { type SiteMetricRow, siteMetrics } from "./aggregate.ts";
+import {
+  ensemblePredictions,
+  FLUXES,
+  type PredictionRow,
+  readPredictions,
+} from "../eval/predictions.ts";
+import { type SiteMetricRow, siteMetrics } from "../eval/aggregate.ts";
 
 /**
  * The newest run folder under `resultsDir` that has finished units and tables (by the time of its

@@ -1,0 +1,83 @@
+/**
+ * A reproduce unit's run folder is a full run folder: `deno task predict --run
+ * results/<run>/units/<unit>/run` predicts a test site from a driver-only daily file. Real data;
+ * the smoke profile's sites and training settings (configs/profiles/smoke.json) with only the
+ * TAM-RL unit, one epoch per stage.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import pl from "polars";
+import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
+import { loadSplit } from "../lib/data/splits.ts";
+import { runPaths } from "../lib/train/runs.ts";
+import { reproduceUnits, runTask } from "./_tasks.ts";
+
+Deno.test("predict runs on a reproduce unit's run folder (smoke profile, TAM-RL)", async () => {
+  const data = resolveDataDir();
+  const tmp = await Deno.makeTempDir({ prefix: "tamflux-unit-predict-" });
+  const smoke = JSON.parse(
+    await Deno.readTextFile(join(PROJECT_ROOT, "configs", "profiles", "smoke.json")),
+  );
+  const profilePath = join(tmp, "smoke_tamrl.json");
+  await Deno.writeTextFile(
+    profilePath,
+    JSON.stringify({ ...smoke, name: "smoke_tamrl", models: ["tamrl"], ablations: {} }),
+  );
+  const name = `_test_unit_predict_${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  try {
+    await reproduceUnits(profilePath, { run: name, jobs: 1 });
+    const run = join(PROJECT_ROOT, "results", name, "units", "tamrl_koppen_s0", "run");
+    const p = runPaths(run);
+    for (const f of [p.config, p.split, p.scaler, p.staticEncoding, p.model, p.weights("best")]) {
+      assert.ok((await Deno.stat(f)).isFile, `${f} is missing`);
+    }
+
+    // one test site of the unit's split, drivers only
+    const split = await loadSplit(p.split);
+    const site = [...split.test].sort()[0];
+    const file = [...Deno.readDirSync(data.daily)].map((e) => e.name)
+      .find((f) => f.startsWith(`FLX_${site}_`));
+    assert.ok(file, `no daily file of ${site} in ${data.daily}`);
+    const lines = (await Deno.readTextFile(join(data.daily, file))).trim().split("\n")
+      .map((l) => l.replace(/\r$/, "").split(","));
+    const keep = ["TIMESTAMP", "TA_F", "SW_IN_F", "VPD_F"].map((c) => lines[0].indexOf(c));
+    assert.ok(keep.every((i) => i >= 0), `${file} lacks a driver column`);
+    const drivers = join(tmp, "drivers");
+    await Deno.mkdir(drivers);
+    await Deno.writeTextFile(
+      join(drivers, file),
+      lines.map((r) => keep.map((i) => r[i]).join(",")).join("\n") + "\n",
+    );
+
+    const out = join(tmp, "predicted.csv");
+    const pred = await runTask("predict", [
+      "--run",
+      run,
+      "--data",
+      drivers,
+      "--sites",
+      data.sitesCsv,
+      "--monthly",
+      data.metafluxMonthly,
+      "--out",
+      out,
+    ]);
+    assert.ok(pred.success, `predict failed:\n${pred.text.slice(-3000)}`);
+    const table = pl.readCSV(out);
+    assert.equal(table.height, lines.length - 1, "one output row per input day");
+    const rows = table.toRecords() as Record<string, unknown>[];
+    const ok = rows.filter((r) => r.status === "ok");
+    assert.ok(ok.length > 365, `only ${ok.length} days predicted at ${site}`);
+    for (const r of ok) {
+      // the CSV reader may type a column that starts with empty cells as text
+      const v = Object.fromEntries(["GPP", "RECO", "NEE"].map((k) => [k, Number(r[k])]));
+      for (const [k, x] of Object.entries(v)) {
+        assert.ok(r[k] !== null && r[k] !== "" && Number.isFinite(x), `${site} ${r.date} ${k}`);
+      }
+      assert.ok(v.GPP >= 0 && v.RECO >= 0, `${site} ${r.date}: GPP/RECO below 0`);
+    }
+  } finally {
+    await Deno.remove(join(PROJECT_ROOT, "results", name), { recursive: true }).catch(() => {});
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
