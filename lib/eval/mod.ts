@@ -24,3 +24,4 @@ export * from "./xbase.ts";
 export * from "./data_figures.ts";
 export * from "./training_figures.ts";
 export * from "./markdown.ts";
+export * from "./significance.ts";
