@@ -24,10 +24,11 @@ const SITES = [
 
 async function run(profilePath: string, name: string, jobs: number): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
+    // through deno.json, so with the task's own permissions (and its workers')
     args: [
-      "run",
-      "-A",
-      join(PROJECT_ROOT, "tasks", "reproduce.ts"),
+      "task",
+      "-q",
+      "reproduce",
       "--profile",
       profilePath,
       "--run",
