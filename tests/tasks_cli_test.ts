@@ -70,6 +70,8 @@ Deno.test("tasks: every task of tasks/ has --help (exit 0) and refuses an unknow
     assert.equal(first, `deno task ${name}: ${description}`, `${name}: description`);
     assert.match(help.stdout, new RegExp(`^Usage: deno task ${name}`, "m"));
     assert.match(help.stdout, /^Examples:\n {2}deno task /m, `${name}: an example`);
+    const options = help.stdout.split("\nOptions:\n")[1].split("\n\n")[0].split("\n");
+    for (const line of options) assert.ok(line.length <= 100, `${name}: wrap "${line}"`);
     assertNoStack(`${name} --help`, help);
 
     assert.equal(

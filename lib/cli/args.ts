@@ -414,13 +414,30 @@ export function helpText<O extends Options>(spec: TaskSpec<O>): string {
     usageLine(spec),
     "",
     "Options:",
-    ...rows.map(([f, d]) =>
-      f.length > width ? `  ${f}\n  ${" ".repeat(width)}  ${d}` : `  ${f.padEnd(width)}  ${d}`
-    ),
+    ...rows.map(([f, d]) => {
+      const indent = " ".repeat(width + 4);
+      const text = wrap(d, HELP_WIDTH - indent.length).join(`\n${indent}`);
+      return f.length > width ? `  ${f}\n${indent}${text}` : `  ${f.padEnd(width)}  ${text}`;
+    }),
   ];
   for (const note of spec.notes ?? []) lines.push("", note);
   lines.push("", "Examples:", ...spec.examples.map((e) => `  ${e}`));
   return lines.join("\n");
+}
+
+/** Column at which `--help` wraps option descriptions. */
+const HELP_WIDTH = 100;
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
 }
 
 /** The outcome of {@linkcode parseTaskArgs}. */
