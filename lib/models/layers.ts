@@ -10,9 +10,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmWeights } from "./lstm_seq.ts";
-import { filmHidden, filmInput } from "./fused_ops.ts";
-import { matMul } from "./matmul.ts";
+import { mulberry32 } from "../data/random.ts";
+import type { LstmWeights } from "./types.ts";
+import { filmHidden, filmInput } from "./kernels/fused_ops.ts";
+import { matMul } from "./kernels/matmul.ts";
 
 /**
  * A 32-bit seed for `name` under the model seed `seed` (FNV-1a over "seed/name").
@@ -34,7 +35,6 @@ export function seedFor(seed: number, name: string): number {
 }
 
 /** A seeded uniform generator on [0, 1) (mulberry32 from a raw state; see lib/data/random.ts). */
-import { mulberry32 } from "../data/random.ts";
 export { mulberry32 };
 
 /**

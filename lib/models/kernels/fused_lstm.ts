@@ -27,7 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmWeights } from "./lstm_seq.ts";
+import type { LstmWeights } from "../types.ts";
 import type { WasmCell } from "./wasm_cell.ts";
 import { stepOf } from "./fused_ops.ts";
 import { CACHE_LINE_FLOATS, cacheLineStart, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
