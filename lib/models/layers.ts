@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { mulberry32 } from "../data/random.ts";
+import { fnv1a, mulberry32 } from "../data/random.ts";
 import type { LstmWeights } from "./types.ts";
 import { filmHidden, filmInput } from "./kernels/fused_ops.ts";
 import { matMul } from "./kernels/matmul.ts";
@@ -25,13 +25,7 @@ import { matMul } from "./kernels/matmul.ts";
  * ```
  */
 export function seedFor(seed: number, name: string): number {
-  const text = `${seed}/${name}`;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash >>> 0;
+  return fnv1a(`${seed}/${name}`);
 }
 
 /** A seeded uniform generator on [0, 1) (mulberry32 from a raw state; see lib/data/random.ts). */
