@@ -13,7 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmImpl } from "./config.ts";
-import { lstmSequenceFused } from "./kernels/fused_lstm.ts";
+import { checkLstmShapes, lstmSequenceFused } from "./kernels/fused_lstm.ts";
 import { matMul } from "./kernels/matmul.ts";
 import type { LstmWeights } from "./types.ts";
 
@@ -42,37 +42,13 @@ export type LstmSequenceFn = (
   options?: LstmSequenceOptions,
 ) => LstmSequenceResult;
 
-function checkShapes(x: tf.Tensor3D, weights: LstmWeights, mask?: tf.Tensor2D): number {
-  if (x.rank !== 3) throw new Error(`lstmSequence: x must be [B, T, In], got [${x.shape}]`);
-  const [batch, steps, nIn] = x.shape;
-  const { kernel, recurrent, bias } = weights;
-  const hidden = recurrent.shape[0];
-  if (recurrent.rank !== 2 || recurrent.shape[1] !== 4 * hidden) {
-    throw new Error(`lstmSequence: recurrent kernel must be [H, 4H], got [${recurrent.shape}]`);
-  }
-  if (kernel.rank !== 2 || kernel.shape[0] !== nIn || kernel.shape[1] !== 4 * hidden) {
-    throw new Error(
-      `lstmSequence: kernel must be [In=${nIn}, 4H=${4 * hidden}], got [${kernel.shape}]`,
-    );
-  }
-  if (bias.rank !== 1 || bias.shape[0] !== 4 * hidden) {
-    throw new Error(`lstmSequence: bias must be [4H=${4 * hidden}], got [${bias.shape}]`);
-  }
-  if (
-    mask !== undefined && (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== steps)
-  ) {
-    throw new Error(`lstmSequence: mask must be [B=${batch}, T=${steps}], got [${mask.shape}]`);
-  }
-  return hidden;
-}
-
 function referenceLstm(
   x: tf.Tensor3D,
   weights: LstmWeights,
   reverse: boolean,
   mask: tf.Tensor2D | undefined,
 ): LstmSequenceResult {
-  const hidden = checkShapes(x, weights, mask);
+  const hidden = checkLstmShapes(x, weights, { caller: "lstmSequence", mask });
   const [batch, steps, nIn] = x.shape;
   return tf.tidy(() => {
     // The input projection of every step at once: [B*T, In] x [In, 4H] + bias.
