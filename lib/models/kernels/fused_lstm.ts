@@ -1,10 +1,10 @@
 /**
  * A fused sequence LSTM for TF.js: the same contract as the reference `lstmSequence` of
- * `lstm_seq.ts` (gate order i, f, g, o as `tf.layers.lstm`; kernel `[In, 4H]`, recurrent `[H, 4H]`,
- * bias `[4H]`; mask `[B, T]` where 0 carries the state over; `reverse` runs t = T-1..0 and returns
- * the sequence in the original order), but the whole time loop, forward and backward, runs inside
- * one `tf.customGrad` op, so the gradient tape records one op per sequence instead of dozens per
- * step.
+ * `../lstm_seq.ts` (gate order i, f, g, o as `tf.layers.lstm`; kernel `[In, 4H]`, recurrent
+ * `[H, 4H]`, bias `[4H]`; mask `[B, T]` where 0 carries the state over; `reverse` runs
+ * t = T-1..0 and returns the sequence in the original order), but the whole time loop, forward
+ * and backward, runs inside one `tf.customGrad` op, so the gradient tape records one op per
+ * sequence instead of dozens per step.
  *
  * Inside that op:
  * - the input projections of all steps are one product (`[T*B, In] x [In, 4H]`, bias included);
@@ -366,7 +366,7 @@ function activeKernels(): Kernels {
 /**
  * Check the shapes of an LSTM's input, weights and mask (and, with `float32`, their dtypes);
  * returns H. Errors start with `caller`. Shared by the fused LSTM and the reference of
- * `lstm_seq.ts`.
+ * `../lstm_seq.ts`.
  *
  * @example
  * ```ts
