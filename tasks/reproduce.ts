@@ -239,6 +239,9 @@ if (!values["no-tables"] && !shard && !values.worker) {
   console.log(`wrote ${out.tables.length} table files and ${out.figures.length} figure files`);
   for (const split of Object.keys(out.main)) {
     console.log(`\n${await Deno.readTextFile(join(runDir, "tables", `main_${split}.md`))}`);
+    if (out.significance[split]) {
+      console.log(`Significance, ${split} split: ${out.significance[split]}\n`);
+    }
     try {
       console.log(await Deno.readTextFile(join(runDir, "tables", `ablation_${split}.md`)));
     } catch {

@@ -38,4 +38,7 @@ console.log(
 );
 for (const split of Object.keys(out.main)) {
   console.log(`\n${await Deno.readTextFile(join(runDir, "tables", `main_${split}.md`))}`);
+  if (out.significance[split]) {
+    console.log(`Significance, ${split} split: ${out.significance[split]}\n`);
+  }
 }
