@@ -19,6 +19,8 @@ T0=$(date +%s)
 log() { printf '[slurm e2e %3ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 fail() { log "$*"; echo "slurm e2e: FAIL: $*"; exit 1; }
 
+[ "$(id -u)" = 0 ] || fail "needs root (apt-get, munged as user munge, slurmctld, slurmd)"
+
 # --- packages ---------------------------------------------------------------------------------
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
   || ! command -v munged >/dev/null; then

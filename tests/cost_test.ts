@@ -47,10 +47,10 @@ Deno.test("cost: a unit's seconds add up its stages, evaluation, trees and datas
       { name: "main", model: "tamrl", epochs: 1, steps: 10, secondsPerStep: 1 },
     ],
     evalSteps: 6,
-    trees: { work: 100, secondsPerWork: 0.01 },
+    trees: { work: 100, secondsPerWork: 0.01, rows: 10, secondsPerRow: 0.1 },
     datasetSeconds: 2,
   });
-  assert.equal(s, 2 + 5 + 10 + 6 + 1);
+  assert.equal(s, 2 + 5 + 10 + 6 + 1 + 1);
 });
 
 Deno.test("cost: wall time of a queue and of shards; never below the longest unit or the mean", () => {
@@ -108,7 +108,8 @@ Deno.test("cost: measureUnits times each stage's model at the unit's shapes; tot
       asked.push(`${model.name} B${shapes.B} T${shapes.T} F${shapes.F} S${shapes.S} K${shapes.K}`);
       return Promise.resolve(model.name === "lstm" ? 0.01 : 0.04);
     },
-    treesRate: (nCols) => Promise.resolve(nCols === 9 + 12 + 2 ? 1e-6 : NaN),
+    treesRate: (nCols) =>
+      Promise.resolve({ perWork: nCols === 9 + 12 + 2 ? 1e-6 : NaN, perRow: 1e-4 }),
     treesConfig: () =>
       Promise.resolve({
         gbm: { nTrees: 10, maxDepth: 2 },
@@ -126,7 +127,13 @@ Deno.test("cost: measureUnits times each stage's model at the unit's shapes; tot
     treesDepthWork({ gbm: { nTrees: 10, maxDepth: 2 }, perTarget: { GPP: { nTrees: 20 } } }),
     80,
   );
-  assert.deepEqual(works[0].trees, { work: 1500 * 80, secondsPerWork: 1e-6 });
+  assert.deepEqual(works[0].trees, {
+    work: 1500 * 80,
+    secondsPerWork: 1e-6,
+    rows: 1500,
+    secondsPerRow: 1e-4,
+  });
+  assert.ok(Math.abs(unitSeconds(works[0]) - (3 + 1500 * 80 * 1e-6 + 1500 * 1e-4)) < 1e-9);
   const e = summarizeEstimate(works);
   // tamrl: pretrain 2 x 10 steps at 0.01, main 4 x 10 at 0.04, eval (20 x 6 + 30) / 10 / 3 at 0.04
   assert.ok(Math.abs(e.units[2].seconds - (3 + 0.2 + 1.6 + 5 * 0.04)) < 1e-9);
@@ -140,8 +147,9 @@ Deno.test("cost: measurements are memoised in a JSON file", async () => {
   const dir = await Deno.makeTempDir();
   let calls = 0;
   const measure = () => Promise.resolve(++calls);
-  assert.equal(await jsonMemo(`${dir}/m.json`)("k", measure), 1);
-  assert.equal(await jsonMemo(`${dir}/m.json`)("k", measure), 1); // a new memo reads the file
-  assert.equal(await jsonMemo(`${dir}/m.json`)("other", measure), 2);
+  assert.equal(await jsonMemo(`${dir}/m.json`).get("k", measure), 1);
+  assert.equal(await jsonMemo(`${dir}/m.json`).get("k", measure), 1); // a new memo reads the file
+  assert.equal(await jsonMemo(`${dir}/m.json`).peek("other"), undefined);
+  assert.equal(await jsonMemo(`${dir}/m.json`).get("other", measure), 2);
   await Deno.remove(dir, { recursive: true });
 });

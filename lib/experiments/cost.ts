@@ -11,7 +11,8 @@
  *   test pass) counted as forward passes, a third of a training step per sample. Epochs are the
  *   configured maximum: early stopping only makes a unit shorter, so this is an upper bound.
  * - a trees unit: training rows x trees (summed over the three targets) x depth, at a rate
- *   measured by fitting a small booster on a synthetic matrix of the same width.
+ *   measured by fitting two boosters (2 and 10 trees) on a synthetic matrix of the same width,
+ *   plus the binning of the rows (what the smaller fit costs beyond its trees).
  * - every unit: the time to build its dataset once (measured; a worker builds each dataset once,
  *   so this over-counts when one worker runs several units of a split).
  *
@@ -34,8 +35,11 @@ export interface UnitWork {
   stages: { name: string; model: string; epochs: number; steps: number; secondsPerStep: number }[];
   /** Evaluation, in training-step equivalents (at the main stage's step time). */
   evalSteps: number;
-  /** Trees: rows x trees x depth, and the measured seconds per unit of it. */
-  trees: { work: number; secondsPerWork: number } | null;
+  /**
+   * Trees: rows x trees x depth and the measured seconds per unit of it, plus the rows at the
+   * measured seconds per row of binning the matrix.
+   */
+  trees: { work: number; secondsPerWork: number; rows: number; secondsPerRow: number } | null;
   /** Seconds to build the unit's dataset. */
   datasetSeconds: number;
 }
@@ -96,7 +100,8 @@ export function unitSeconds(work: UnitWork): number {
   const train = work.stages.reduce((a, s) => a + s.steps * s.secondsPerStep, 0);
   const last = work.stages.at(-1);
   const evalSec = last ? work.evalSteps * last.secondsPerStep : 0;
-  const trees = work.trees ? work.trees.work * work.trees.secondsPerWork : 0;
+  const t = work.trees;
+  const trees = t ? t.work * t.secondsPerWork + t.rows * t.secondsPerRow : 0;
   return work.datasetSeconds + train + evalSec + trees;
 }
 
@@ -237,8 +242,8 @@ export interface Measurer {
   dataset: (config: ExperimentConfig) => Promise<DatasetShape>;
   /** Seconds per training step of a model config at the given shapes. */
   step: (model: Record<string, unknown>, shapes: StepShapes, backend: string) => Promise<number>;
-  /** Seconds per (row x tree x depth) of the trees at `nCols` columns. */
-  treesRate: (nCols: number) => Promise<number>;
+  /** Seconds per (row x tree x depth) of the trees, and per row of binning, at `nCols` columns. */
+  treesRate: (nCols: number) => Promise<{ perWork: number; perRow: number }>;
   /** The trees config of a unit (merged), for tree counts and depths. */
   treesConfig: (unit: Unit) => Promise<Record<string, unknown>>;
 }
@@ -253,6 +258,23 @@ export interface StepShapes {
   Z: number;
   LAST: number;
   K: number;
+}
+
+/** The shapes of a config's training step on a dataset. */
+export function stepShapes(
+  config: Pick<ExperimentConfig, "train" | "data" | "model">,
+  ds: Pick<DatasetShape, "nDyn" | "nStatic">,
+): StepShapes {
+  return {
+    B: config.train.batchSize,
+    T: config.data.window,
+    F: ds.nDyn,
+    S: ds.nStatic,
+    H: config.model.hidden,
+    Z: config.model.latent,
+    LAST: config.data.stride,
+    K: config.data.supportK,
+  };
 }
 
 /** Total trees x depth over the three targets of a trees config (defaults as lib/models/trees). */
@@ -288,29 +310,23 @@ export async function measureUnits(
       const rolling = (tc.rolling ?? {}) as { columns?: string[]; windows?: number[] };
       const nCols = ds.nDyn + ds.nStatic +
         (rolling.columns?.length ?? 0) * (rolling.windows?.length ?? 0);
+      const rate = await measurer.treesRate(nCols);
       out.push({
         id: unit.id,
         stages: [],
         evalSteps: 0,
         trees: {
           work: ds.trainDays * treesDepthWork(tc),
-          secondsPerWork: await measurer.treesRate(nCols),
+          secondsPerWork: rate.perWork,
+          rows: ds.trainDays,
+          secondsPerRow: rate.perRow,
         },
         datasetSeconds: ds.seconds,
       });
       continue;
     }
     const { stages, evalSteps } = neuralSteps(config, ds.windows);
-    const shapes: StepShapes = {
-      B: config.train.batchSize,
-      T: config.data.window,
-      F: ds.nDyn,
-      S: ds.nStatic,
-      H: config.model.hidden,
-      Z: config.model.latent,
-      LAST: config.data.stride,
-      K: config.data.supportK,
-    };
+    const shapes = stepShapes(config, ds);
     const timed = [];
     for (const s of stages) {
       const model = { ...config.model, name: s.model };
@@ -321,6 +337,14 @@ export async function measureUnits(
   return out;
 }
 
+/** A memo of measurements kept in a JSON file (see {@link jsonMemo}). */
+export interface JsonMemo {
+  /** The value of `key`, measured (and saved) the first time. */
+  get<T>(key: string, measure: () => Promise<T>): Promise<T>;
+  /** The value of `key` if it was measured before, else undefined. */
+  peek<T>(key: string): Promise<T | undefined>;
+}
+
 /**
  * A memo of async measurements in a JSON file (`cache/cost/<name>.json`), keyed by a string.
  *
@@ -328,12 +352,12 @@ export async function measureUnits(
  * ```ts ignore
  * import { jsonMemo } from "./cost.ts";
  * const memo = jsonMemo("cache/cost/steps.json");
- * const seconds = await memo("key", async () => 0.1);
+ * const seconds = await memo.get("key", async () => 0.1);
  * ```
  */
-export function jsonMemo(path: string): <T>(key: string, measure: () => Promise<T>) => Promise<T> {
+export function jsonMemo(path: string): JsonMemo {
   let table: Record<string, unknown> | null = null;
-  return async <T>(key: string, measure: () => Promise<T>): Promise<T> => {
+  const load = async () => {
     if (!table) {
       try {
         table = JSON.parse(await Deno.readTextFile(path));
@@ -341,11 +365,20 @@ export function jsonMemo(path: string): <T>(key: string, measure: () => Promise<
         table = {};
       }
     }
-    if (key in table!) return table![key] as T;
-    const value = await measure();
-    table![key] = value;
-    await Deno.mkdir(dirname(path), { recursive: true });
-    await writeJsonAtomic(path, table);
-    return value;
+    return table!;
+  };
+  return {
+    async get<T>(key: string, measure: () => Promise<T>): Promise<T> {
+      const t = await load();
+      if (key in t) return t[key] as T;
+      const value = await measure();
+      t[key] = value;
+      await Deno.mkdir(dirname(path), { recursive: true });
+      await writeJsonAtomic(path, t);
+      return value;
+    },
+    async peek<T>(key: string): Promise<T | undefined> {
+      return (await load())[key] as T | undefined;
+    },
   };
 }
