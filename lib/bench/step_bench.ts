@@ -28,6 +28,22 @@ export const BENCH_CASES = ["tamrl", "lstm", "predict"] as const;
 /** One of {@linkcode BENCH_CASES}. */
 export type BenchCase = typeof BENCH_CASES[number];
 
+/** The shapes of a timed step: batch, window, features, statics, hidden, latent, loss days, support windows. */
+export const StepShapesSchema = z.object({
+  B: z.number().int().min(1),
+  T: z.number().int().min(1),
+  F: z.number().int().min(1),
+  S: z.number().int().min(1),
+  H: z.number().int().min(1),
+  Z: z.number().int().min(1),
+  LAST: z.number().int().min(1),
+  /** Support windows per sample (the reference reads one). */
+  K: z.number().int().min(1).default(1),
+}).strict();
+
+/** Shapes of a timed training step (see {@linkcode StepShapesSchema}). */
+export type StepShapes = z.output<typeof StepShapesSchema>;
+
 /** Options of {@linkcode benchStep}, validated with {@linkcode BenchOptionsSchema}. */
 export const BenchOptionsSchema = z.object({
   case: z.enum(BENCH_CASES),
@@ -37,17 +53,7 @@ export const BenchOptionsSchema = z.object({
   backend: z.enum(["wasm", "cpu"]).default("wasm"),
   seed: z.number().int().default(0),
   /** Other shapes than the reference's (the cost estimate times a unit's own shapes). */
-  shapes: z.object({
-    B: z.number().int().min(1),
-    T: z.number().int().min(1),
-    F: z.number().int().min(1),
-    S: z.number().int().min(1),
-    H: z.number().int().min(1),
-    Z: z.number().int().min(1),
-    LAST: z.number().int().min(1),
-    /** Support windows per sample (the reference reads one). */
-    K: z.number().int().min(1).default(1),
-  }).strict().optional(),
+  shapes: StepShapesSchema.optional(),
   /** A whole model config (name, widths...) instead of the case's default; `case` still says train or predict. */
   model: z.record(z.string(), z.unknown()).optional(),
 }).strict();
@@ -84,7 +90,7 @@ export function median(values: number[]): number {
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** The shapes of a bench: the reference's unless given. */
-type Shapes = { [k in keyof typeof BENCH_SHAPES]: number } & { K?: number };
+type Shapes = Omit<StepShapes, "K"> & { K?: number };
 
 /** A synthetic batch with the given shapes (seeded normal features, uniform qc and w). */
 function syntheticBatch(seed: number, shapes: Shapes): Batch {

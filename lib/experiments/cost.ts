@@ -27,6 +27,7 @@ import { writeJsonAtomic } from "../data/atomic.ts";
 import type { Unit } from "../eval/plan.ts";
 import type { ExperimentConfig } from "../train/config.ts";
 import { planStages } from "../train/trainer.ts";
+import type { StepShapes } from "../bench/step_bench.ts";
 
 /** What a unit's time is made of (the inputs of {@link unitSeconds}). */
 export interface UnitWork {
@@ -248,17 +249,7 @@ export interface Measurer {
   treesConfig: (unit: Unit) => Promise<Record<string, unknown>>;
 }
 
-/** Shapes of a timed training step. */
-export interface StepShapes {
-  B: number;
-  T: number;
-  F: number;
-  S: number;
-  H: number;
-  Z: number;
-  LAST: number;
-  K: number;
-}
+export type { StepShapes } from "../bench/step_bench.ts";
 
 /** The shapes of a config's training step on a dataset. */
 export function stepShapes(
