@@ -4,7 +4,8 @@
  *
  * Usage:
  *   deno task reproduce [--profile quick|paper|<path.json>] [--run <name>] [--shard i/n]
- *                       [--jobs n] [--dry-run] [--no-tables] [--no-figures] [--fetch]
+ *                       [--jobs n] [--dry-run [--no-estimate]] [--no-tables] [--no-figures]
+ *                       [--fetch]
  *
  * - `--shard i/n` (0-based i) runs every n-th unit starting at i: give each machine of a batch
  *   engine one shard (e.g. Slurm `--shard $SLURM_ARRAY_TASK_ID/$N`, Kubernetes
@@ -12,6 +13,9 @@
  * - `--jobs n` runs n local worker processes that share the plan as a work queue (each claims a
  *   unit before running it; the costliest units go first); the default is one per core. TF.js wasm is single-threaded, so on a
  *   2-core machine `--jobs 2` about halves the wall time. Then the tables are written.
+ * - `--dry-run` lists the units (done or to do) and the estimated cost of each and of the plan, in
+ *   core-hours and wall time with `--jobs n` workers or as n shards (lib/experiments/cost.ts;
+ *   its measurements are cached in `cache/cost/`); `--no-estimate` lists the units only.
  * - Finished units (with `done.json`) are skipped, so re-running resumes after a crash.
  * - When no data folder is found it says what to download; `--fetch` first builds the data from
  *   the public FLUXNET2015 Zarr store into `data/` (`deno task data:fetch`).
@@ -34,6 +38,8 @@ import {
 } from "../lib/experiments/mod.ts";
 import { createUnitRunner } from "../lib/experiments/units.ts";
 import { treesUnit } from "../lib/experiments/trees_unit.ts";
+import { estimateLines } from "../lib/experiments/cost.ts";
+import { estimatePlan } from "../lib/experiments/measure.ts";
 
 const TASK = defineTask({
   name: "reproduce",
@@ -59,7 +65,8 @@ const TASK = defineTask({
       min: 1,
       defaultText: "one per core; 1 with --shard",
     }),
-    "dry-run": opt.flag("list the units (done or todo) and stop"),
+    "dry-run": opt.flag("list the units (done or todo) with their estimated cost, and stop"),
+    "no-estimate": opt.flag("with --dry-run: list the units only, without the cost estimate"),
     "no-tables": opt.flag("do not write tables and figures at the end"),
     "no-figures": opt.flag("write tables but no figures"),
     fetch: opt.flag("when no data folder is found, run `deno task data:fetch` first"),
@@ -142,6 +149,11 @@ console.log(
 if (values["dry-run"]) {
   const done = new Set((await finishedUnits(runDir)).map((d) => d.unit.id));
   for (const u of mine) console.log(`  ${done.has(u.id) ? "done" : "todo"}  ${u.id}`);
+  if (!values["no-estimate"]) {
+    // cost of the units of this shard (or plan), from measured step times (cached in cache/cost/)
+    const estimate = await estimatePlan(profile, mine, { root: PROJECT_ROOT, log: console.log });
+    for (const line of estimateLines(estimate, { workers: jobs })) console.log(line);
+  }
   Deno.exit(0);
 }
 

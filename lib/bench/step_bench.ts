@@ -28,6 +28,22 @@ export const BENCH_CASES = ["tamrl", "lstm", "predict"] as const;
 /** One of {@linkcode BENCH_CASES}. */
 export type BenchCase = typeof BENCH_CASES[number];
 
+/** The shapes of a timed step: batch, window, features, statics, hidden, latent, loss days, support windows. */
+export const StepShapesSchema = z.object({
+  B: z.number().int().min(1),
+  T: z.number().int().min(1),
+  F: z.number().int().min(1),
+  S: z.number().int().min(1),
+  H: z.number().int().min(1),
+  Z: z.number().int().min(1),
+  LAST: z.number().int().min(1),
+  /** Support windows per sample (the reference reads one). */
+  K: z.number().int().min(1).default(1),
+}).strict();
+
+/** Shapes of a timed training step (see {@linkcode StepShapesSchema}). */
+export type StepShapes = z.output<typeof StepShapesSchema>;
+
 /** Options of {@linkcode benchStep}, validated with {@linkcode BenchOptionsSchema}. */
 export const BenchOptionsSchema = z.object({
   case: z.enum(BENCH_CASES),
@@ -36,6 +52,10 @@ export const BenchOptionsSchema = z.object({
   warmup: z.number().int().min(0).default(3),
   backend: z.enum(["wasm", "cpu"]).default("wasm"),
   seed: z.number().int().default(0),
+  /** Other shapes than the reference's (the cost estimate times a unit's own shapes). */
+  shapes: StepShapesSchema.optional(),
+  /** A whole model config (name, widths...) instead of the case's default; `case` still says train or predict. */
+  model: z.record(z.string(), z.unknown()).optional(),
 }).strict();
 
 /** Input of {@linkcode benchStep}. */
@@ -69,14 +89,19 @@ export function median(values: number[]): number {
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-/** A synthetic batch with the reference's shapes (seeded normal features, uniform qc and w). */
-function syntheticBatch(seed: number): Batch {
-  const { B, T, F, S, LAST } = BENCH_SHAPES;
+/** The shapes of a bench: the reference's unless given. */
+type Shapes = Omit<StepShapes, "K"> & { K?: number };
+
+/** A synthetic batch with the given shapes (seeded normal features, uniform qc and w). */
+function syntheticBatch(seed: number, shapes: Shapes): Batch {
+  const { B, T, F, S, LAST } = shapes;
+  const K = shapes.K ?? 1;
   return tf.tidy(() => {
     const xDyn = tf.randomNormal([B, T, F], 0, 1, "float32", seed) as tf.Tensor3D;
     const xStatic = tf.randomNormal([B, S], 0, 1, "float32", seed + 1) as tf.Tensor2D;
     const staticSteps = tf.tile(tf.reshape(xStatic, [B, 1, S]), [1, T, 1]);
-    const support = tf.reshape(tf.concat([xDyn, staticSteps], 2), [B, 1, T, F + S]) as tf.Tensor4D;
+    const one = tf.reshape(tf.concat([xDyn, staticSteps], 2), [B, 1, T, F + S]);
+    const support = (K === 1 ? one : tf.tile(one, [1, K, 1, 1])) as tf.Tensor4D;
     const y = tf.randomNormal([B, T, 3], 0, 1, "float32", seed + 2) as tf.Tensor3D;
     const lossDays = tf.concat([tf.zeros([B, T - LAST, 3]), tf.ones([B, LAST, 3])], 1);
     const qc = tf.randomUniform([B, T], 0, 1, "float32", seed + 3) as tf.Tensor2D;
@@ -119,11 +144,12 @@ function disposeSynthetic(batch: Batch): void {
 export async function timeSteps(options: BenchOptions): Promise<number[]> {
   const o = BenchOptionsSchema.parse(options);
   await useBackend(o.backend);
-  const { F, S, H, Z } = BENCH_SHAPES;
+  const shapes: Shapes = o.shapes ?? BENCH_SHAPES;
+  const { F, S, H, Z } = shapes;
   const name = o.case === "lstm" ? "lstm" : "tamrl";
-  const config = parseModelConfig({ name, hidden: H, latent: Z, lstmImpl: o.impl });
+  const config = parseModelConfig(o.model ?? { name, hidden: H, latent: Z, lstmImpl: o.impl });
   const model: FluxModel = buildModel(config, { nDyn: F, nStatic: S }, { seed: o.seed });
-  const batch = syntheticBatch(o.seed + 100);
+  const batch = syntheticBatch(o.seed + 100, shapes);
   const loss: LossOptions = {
     targetScale: { mean: [0, 0, 0], std: [1, 1, 1] },
     alpha: 0.1,

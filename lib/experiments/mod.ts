@@ -24,3 +24,8 @@ export * from "./units.ts";
 export * from "./trees_unit.ts";
 export * from "./report.ts";
 export * from "./drilldown.ts";
+export * from "./cost.ts";
+export * from "./measure.ts";
+export * from "./slurm.ts";
+export * from "./k8s.ts";
+export * from "./compare.ts";

@@ -16,7 +16,7 @@ import { saveSplit } from "../data/splits.ts";
 import type { Site } from "../data/sites.ts";
 import { buildModel, transferPretrained } from "../models/build.ts";
 import type { PredictedDay } from "../models/trees/pipeline.ts";
-import { parseExperimentConfig } from "../train/config.ts";
+import { type ExperimentConfig, parseExperimentConfig } from "../train/config.ts";
 import { predictEnsemble } from "../train/predict.ts";
 import { configHash, runConfigHash, writeJson, writeRunFolder } from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
@@ -99,6 +99,39 @@ function dataSummary(ds: Dataset): string {
 }
 
 /**
+ * The experiment config a unit trains with: the profile's train config patched with the unit's
+ * overrides, its seed, model and split (a trees unit gets the profile's data patch only, and
+ * the `lstm` model as a placeholder: its data config is what matters).
+ *
+ * @example
+ * ```ts ignore
+ * import { unitExperimentConfig } from "./units.ts";
+ * const config = await unitExperimentConfig({ profile, root: "." }, unit);
+ * ```
+ */
+export async function unitExperimentConfig(
+  env: UnitEnvironment,
+  unit: Unit,
+): Promise<ExperimentConfig> {
+  const base = await readJsonFile(resolve(env.root, env.profile.trainConfig));
+  // a trees unit's own overrides patch the trees config; the profile's data patch (sites,
+  // feature set, ...) applies to it too, so that every model sees the same data
+  const profileData = (env.profile.overrides as { data?: Record<string, unknown> }).data ?? {};
+  let raw = deepMerge(base, unit.model === "trees" ? { data: profileData } : unit.overrides);
+  const data = (raw.data ?? {}) as Record<string, unknown>;
+  raw = deepMerge(raw, {
+    name: unit.id,
+    seeds: [unit.seed],
+    model: { name: unit.model === "trees" ? "lstm" : unit.model },
+    data: { split: { ...(data.split as object ?? {}), kind: unit.split } },
+  });
+  const config = parseExperimentConfig(raw, {
+    source: `${env.profile.trainConfig} + unit ${unit.id}`,
+  });
+  return config;
+}
+
+/**
  * The unit runner of a profile: neural units train with lib/train, trees units call `trees`
  * (when the plan has trees units and no `trees` function is given, those units fail with a clear
  * message).
@@ -146,21 +179,7 @@ export function createUnitRunner(
   };
 
   return async (unit, { dir, log }): Promise<UnitOutcome> => {
-    const base = await readJsonFile(resolve(env.root, env.profile.trainConfig));
-    // a trees unit's own overrides patch the trees config; the profile's data patch (sites,
-    // feature set, ...) applies to it too, so that every model sees the same data
-    const profileData = (env.profile.overrides as { data?: Record<string, unknown> }).data ?? {};
-    let raw = deepMerge(base, unit.model === "trees" ? { data: profileData } : unit.overrides);
-    const data = (raw.data ?? {}) as Record<string, unknown>;
-    raw = deepMerge(raw, {
-      name: unit.id,
-      seeds: [unit.seed],
-      model: { name: unit.model === "trees" ? "lstm" : unit.model },
-      data: { split: { ...(data.split as object ?? {}), kind: unit.split } },
-    });
-    const config = parseExperimentConfig(raw, {
-      source: `${env.profile.trainConfig} + unit ${unit.id}`,
-    });
+    const config = await unitExperimentConfig(env, unit);
     const backend = await useBackend(config.backend);
     const ds = await dataset(config.data as Record<string, unknown>, log);
     await saveSplit(join(dir, "split.json"), ds.split);
