@@ -220,6 +220,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
   assert.deepEqual(net, { "data:fetch": "--allow-net", screenshot: "--allow-net=127.0.0.1" });
   assert.deepEqual(Object.keys(run).sort(), [
     "bench:step",
+    "cluster:slurm",
     "reproduce",
     "screenshot",
     "setup",
@@ -228,10 +229,13 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
     "trees",
   ]);
   assert.equal(run.reproduce, "--allow-run=deno,git");
+  assert.equal(run["cluster:slurm"], "--allow-run=sbatch,squeue,scancel");
   for (const name of ["setup", "bench:step"]) {
     assert.ok(!(await flagsOf(name)).some((f) => f.startsWith("--allow-write")), name);
   }
-  for (const name of ["tables", "reproduce", "trees", "data:summary", "bench:load"]) {
+  for (
+    const name of ["tables", "reproduce", "trees", "data:summary", "bench:load", "cluster:slurm"]
+  ) {
     const write = (await flagsOf(name)).find((f) => f.startsWith("--allow-write"));
     assert.match(write ?? "", /^--allow-write=/, `${name}: scoped writes`);
   }
