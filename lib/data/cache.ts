@@ -10,7 +10,7 @@
  * @module
  */
 import { writeFileAtomicSync } from "./atomic.ts";
-import { createHash } from "node:crypto";
+import { sha256Hex as sha256 } from "./checksum.ts";
 import { Buffer } from "node:buffer";
 import { join, resolve } from "node:path";
 import pl from "polars";
@@ -91,12 +91,8 @@ export function stampInputs(paths: string[]): InputStamp[] {
  * ```
  */
 export function hashKey(value: unknown, options: { length?: number } = {}): string {
-  const hex = createHash("sha256").update(JSON.stringify(value)).digest("hex");
+  const hex = sha256(JSON.stringify(value));
   return hex.slice(0, options.length ?? 16);
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function schemaOf(frame: pl.DataFrame): [string, string][] {
