@@ -46,6 +46,18 @@ Deno.test("claims: PID, host and heartbeat; live kept, dead taken over, released
     assert.match(taken.tookOver!, new RegExp(`process ${pid} .* is gone`));
     assert.equal(readClaim(join(dir, "b"))!.pid, Deno.pid);
     taken.stop();
+    // a PID reused by another program (here: `sleep`) is not a live claim
+    const other = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      assert.equal(pidAlive(other.pid), true);
+      write("r", { pid: other.pid });
+      const reused = await claimUnit(dir, "r");
+      assert.ok(reused, "a claim whose PID now runs `sleep` is taken over");
+      reused.stop();
+    } finally {
+      other.kill("SIGKILL");
+      await other.status;
+    }
     // another host: a fresh heartbeat is live, a stale one is dead
     write("c", { host: "elsewhere", pid: 1 });
     assert.equal(await claimUnit(dir, "c", { staleMs: 60_000 }), null);

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatasetConfigSchema } from "../lib/data/dataset.ts";
 import { SplitSchema, SplitSpecSchema } from "../lib/data/splits.ts";
-import { FetchConfigSchema } from "../lib/data/fetch/fetch_fluxnet.ts";
 import { buildPlan, deepMerge, loadProfile, ProfileSchema } from "../lib/eval/plan.ts";
 import { TreesConfigSchema } from "../lib/models/trees/pipeline.ts";
 import { GbmConfigSchema } from "../lib/models/trees/config.ts";
@@ -63,7 +62,6 @@ Deno.test("unknown keys are rejected with a message naming the key", () => {
     ["train", TrainConfigSchema, { epochz: 3 }],
     ["trees", TreesConfigSchema, { gbm: { nTree: 3 } }],
     ["gbm", GbmConfigSchema, { nTree: 3 }],
-    ["fetch", FetchConfigSchema, { site: ["FR-Pue"] }],
     ["profile", ProfileSchema, {
       name: "p",
       trainConfig: "configs/quick.json",

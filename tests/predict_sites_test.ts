@@ -408,31 +408,8 @@ Deno.test("bad inputs: each gets an error naming the file and the column", async
 });
 
 Deno.test("deno task predict: writes the table; on bad input exits 1 and writes nothing", async () => {
-  const run = async (dataDir: string, out: string) => {
-    const cmd = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        join(ROOT, "tasks/predict.ts"),
-        "--run",
-        ensembleDir,
-        "--data",
-        dataDir,
-        "--sites",
-        sites,
-        "--monthly",
-        monthly,
-        "--out",
-        out,
-        "--backend",
-        "cpu",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    });
-    const r = await cmd.output();
-    return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
-  };
+  const run = (dataDir: string, out: string) =>
+    predictTask(["--data", dataDir, "--sites", sites, "--monthly", monthly, "--out", out]);
   const good = join(tmp, "out", "good.csv");
   const ok = await run(data, good);
   assert.equal(ok.code, 0, ok.stderr);

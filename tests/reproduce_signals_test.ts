@@ -2,52 +2,26 @@
  * `deno task reproduce --jobs 2` under faults: SIGINT and SIGTERM to the parent are forwarded to
  * the workers, a SIGKILL of the parent makes the workers exit on their own, no process is left
  * behind (checked in the process table), no tables are written from a partial run, and a re-run
- * gives the same tables as an uninterrupted run. A test profile of about 25 s (trees, LSTM and
- * MLP on 12 sites, one epoch) stands in for the smoke profile (about 3 min), which is too slow for
- * the test suite.
+ * gives the same tables as an uninterrupted run. The tiny profile of _reproduce_fixtures.ts
+ * (about 25 s) stands in for the smoke profile (budget 3 min), too slow for the test suite.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
-
-const SITES = [
-  "FR-Pue",
-  "AU-Lox",
-  "CH-Dav",
-  "DE-Tha",
-  "US-MMS",
-  "IT-Col",
-  "BE-Bra",
-  "AU-DaS",
-  "US-Var",
-  "CA-Oas",
-  "BR-Sa1",
-  "RU-Fyo",
-];
-const UNITS = ["lstm_koppen_s0", "mlp_koppen_s0", "trees_koppen_s0"];
+import {
+  removeRuns,
+  reproduceCommand,
+  TINY_UNITS as UNITS,
+  writeTinyProfile,
+} from "./_reproduce_fixtures.ts";
 
 function start(profilePath: string, run: string): {
   child: Deno.ChildProcess;
   output: Promise<string>;
   started: Promise<void>;
 } {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(PROJECT_ROOT, "tasks", "reproduce.ts"),
-      "--profile",
-      profilePath,
-      "--run",
-      run,
-      "--jobs",
-      "2",
-      "--no-figures",
-    ],
-    cwd: PROJECT_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = reproduceCommand(profilePath, run, ["--jobs", "2", "--no-figures"])
+    .spawn();
   let text = "";
   let onStart: () => void = () => {};
   const started = new Promise<void>((r) => (onStart = r));
@@ -140,25 +114,7 @@ function tables(run: string): Record<string, string> {
 
 Deno.test("reproduce: signals leave no worker behind, no partial tables, and a re-run equals an uninterrupted run", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "tamflux-sig-" });
-  const profilePath = join(tmp, "tiny.json");
-  await Deno.writeTextFile(
-    profilePath,
-    JSON.stringify({
-      name: "tiny",
-      trainConfig: "configs/quick.json",
-      treesConfig: "configs/trees.json",
-      overrides: {
-        data: { sites: SITES },
-        train: { epochs: 1, pretrain: { enabled: false, epochs: 1 } },
-      },
-      treesOverrides: {
-        perTarget: { GPP: { nTrees: 10 }, RECO: { nTrees: 10 }, NEE: { nTrees: 10 } },
-      },
-      models: ["trees", "lstm", "mlp"],
-      splits: ["koppen"],
-      seeds: [0],
-    }),
-  );
+  const profilePath = await writeTinyProfile(tmp);
   const stamp = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const ref = `_test_sigref_${stamp}`, run = `_test_sig_${stamp}`;
   try {
@@ -191,9 +147,7 @@ Deno.test("reproduce: signals leave no worker behind, no partial tables, and a r
     assert.deepEqual(Object.keys(b), Object.keys(a));
     for (const name of Object.keys(a)) assert.equal(b[name], a[name], `${name} differs`);
   } finally {
-    for (const n of [ref, run]) {
-      await Deno.remove(join(PROJECT_ROOT, "results", n), { recursive: true }).catch(() => {});
-    }
+    await removeRuns([ref, run]);
     await Deno.remove(tmp, { recursive: true });
   }
 });

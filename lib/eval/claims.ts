@@ -4,8 +4,10 @@
  *
  * - A claim is a JSON file `<claimDir>/<unit-id>` holding the claimer's PID, host and a heartbeat
  *   timestamp that the claimer refreshes while the unit runs ({@link claimUnit}). A live claim is
- *   never removed; a dead one (its PID gone on this host, or, for another host, a heartbeat older
- *   than `staleMs`) is taken over, under a short lock so that only one worker takes it.
+ *   never removed; a dead one (on this host: no Deno process with its PID; on another host: a
+ *   heartbeat older than `staleMs`) is taken over, under a short lock so that only one worker
+ *   takes it. On this host the PID decides, not the heartbeat, since a long synchronous step
+ *   (e.g. fitting trees) can delay the heartbeat.
  * - The parent forwards SIGINT and SIGTERM to its workers and waits for them
  *   ({@link superviseWorkers}); a worker exits as soon as its parent is gone, even after a SIGKILL
  *   of the parent: its stdin is a pipe from the parent, which closes when the parent dies, and
@@ -13,7 +15,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../data/atomic.ts";
 
@@ -49,7 +51,8 @@ function hostname(): string {
 }
 
 /**
- * Whether a process of this host is alive (a zombie counts as gone).
+ * Whether a process of this host is alive (a zombie counts as gone). With `command`, its command
+ * line must also contain that text, so that a PID reused by another program counts as gone.
  *
  * @example
  * ```ts
@@ -57,12 +60,14 @@ function hostname(): string {
  * console.log(pidAlive(Deno.pid)); // true
  * ```
  */
-export function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number, options: { command?: string } = {}): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
+  const matches = (args: string) => options.command === undefined || args.includes(options.command);
   if (Deno.build.os === "linux") {
     try {
       const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      return stat[stat.lastIndexOf(")") + 2] !== "Z";
+      if (stat[stat.lastIndexOf(")") + 2] === "Z") return false;
+      return matches(Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " "));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return false;
       // reading /proc needs --allow-all in Deno 2: ask ps instead
@@ -70,12 +75,12 @@ export function pidAlive(pid: number): boolean {
   }
   try {
     const out = new Deno.Command("ps", {
-      args: ["-o", "stat=", "-p", String(pid)],
+      args: ["-o", "stat=,args=", "-p", String(pid)],
       stdout: "piped",
       stderr: "null",
     }).outputSync();
-    const state = new TextDecoder().decode(out.stdout).trim();
-    return out.success && state !== "" && !state.startsWith("Z");
+    const line = new TextDecoder().decode(out.stdout).trim();
+    return out.success && line !== "" && !line.startsWith("Z") && matches(line);
   } catch {
     return true; // cannot tell: never take over a claim that may be live
   }
@@ -94,7 +99,10 @@ export function pidAlive(pid: number): boolean {
  */
 export function claimDeadReason(claim: Claim, options: ClaimTiming = {}): string | null {
   if (claim.host === hostname()) {
-    return pidAlive(claim.pid) ? null : `process ${claim.pid} on ${claim.host} is gone`;
+    // the claimer is a Deno process: a PID reused by another program is not a live claim
+    return pidAlive(claim.pid, { command: basename(Deno.execPath()) })
+      ? null
+      : `process ${claim.pid} on ${claim.host} is gone`;
   }
   const age = Date.now() - Date.parse(claim.heartbeat);
   const stale = options.staleMs ?? STALE_MS;
@@ -207,10 +215,13 @@ export async function claimUnit(
     }
   }
   let beating = true;
+  let pending: Promise<void> = Promise.resolve(); // the heartbeat write in flight
   const timer = setInterval(() => {
-    if (!beating) return;
-    const claim = { ...mine, heartbeat: new Date().toISOString() };
-    writeFileAtomic(path, JSON.stringify(claim) + "\n").catch(() => {});
+    pending = pending.then(async () => {
+      if (!beating) return;
+      const claim = { ...mine, heartbeat: new Date().toISOString() };
+      await writeFileAtomic(path, JSON.stringify(claim) + "\n");
+    }).catch(() => {});
   }, options.heartbeatMs ?? HEARTBEAT_MS);
   Deno.unrefTimer(timer);
   const stop = () => {
@@ -223,6 +234,7 @@ export async function claimUnit(
     stop,
     release: async () => {
       stop();
+      await pending; // a write in flight would put the file back
       await Deno.remove(path).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       });

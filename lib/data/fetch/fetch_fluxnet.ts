@@ -56,7 +56,7 @@ export const FetchConfigSchema = z.object({
   timeoutMs: z.number().positive().default(120_000),
   /** Minimum half-hours for a daily mean. */
   minHalfHours: z.number().int().min(1).max(48).default(46),
-}).strict();
+});
 
 /** Input of {@linkcode fetchFluxnet}: the config plus runtime hooks. */
 export type FetchOptions = z.input<typeof FetchConfigSchema> & {
