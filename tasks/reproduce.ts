@@ -40,7 +40,7 @@ import {
 } from "../lib/eval/mod.ts";
 import { createUnitRunner } from "../lib/eval/units.ts";
 import { treesUnit } from "../lib/eval/trees_unit.ts";
-import { exitWithParent, superviseWorkers } from "../lib/eval/claims.ts";
+import { exitWithParent, missingUnits, superviseWorkers } from "../lib/eval/claims.ts";
 
 const PERMISSIONS = [
   "--allow-read",
@@ -231,7 +231,7 @@ if (jobs > 1) {
 }
 
 const done = await finishedUnits(runDir);
-const missing = units.filter((u) => !done.some((d) => d.unit.id === u.id)).map((u) => u.id);
+const missing = await missingUnits(units, runDir);
 if (values.worker) Deno.exit(failed ? 1 : 0); // the stdin watch would keep a worker alive
 if (!values["no-tables"] && !shard && missing.length > 0) {
   console.error(
