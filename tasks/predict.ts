@@ -2,16 +2,20 @@
  * `deno task predict --run <run or ensemble folder> --data <folder of FLUXNET2015-style DD files>
  *   --sites <sites.csv> --out <file.csv|.parquet> [--monthly <metaflux folder>] [--only A,B]
  *   [--seed N] [--report <file.json>] [--weights best] [--training-sites <sites.csv>]
- *   [--backend wasm|cpu]`
+ *   [--backend wasm|cpu] [--allow-empty]`
  *
  * Zero-shot daily GPP, RECO and NEE (ensemble mean, GPP/RECO clipped at 0) with ensemble standard
  * deviations and a status for every day of every input file (see lib/predict). Every input is
- * validated first; the output is written atomically at the end, so nothing partial is left on
- * error. Progress goes to stderr.
+ * validated first; an `--out` (or `--report`) that is an input, lies inside an input folder or is
+ * a folder is refused before any work. The output is written atomically at the end, so nothing
+ * partial is left on error. A site with no day predicted is an error naming the site and why
+ * (nothing is written), unless `--allow-empty` (then a warning). Progress goes to stderr.
  */
 import { cli, defineTask, errorLine, opt } from "../lib/cli/mod.ts";
 import { useBackend } from "../lib/backend.ts";
 import {
+  checkOutputPath,
+  emptySites,
   ensembleMembers,
   loadEnsemble,
   outputFormat,
@@ -47,6 +51,7 @@ const TASK = defineTask({
     backend: opt.choice(["wasm", "cpu"] as const, "TF.js backend", {
       defaultText: "the run's",
     }),
+    "allow-empty": opt.flag("write the output even when a site gets no day predicted (warning)"),
   },
   examples: [
     "deno task predict --run runs/quick/tamrl --data new_sites/daily --sites new_sites/sites.csv --out predictions.csv",
@@ -61,7 +66,19 @@ const seed = values.seed;
 
 try {
   const out = values.out;
-  outputFormat(out); // fail on a bad extension before any work
+  outputFormat(out); // fail on a bad extension, or an output that is an input, before any work
+  const inputs = {
+    files: [values.sites, values["training-sites"], values.report].filter((f) => f !== undefined),
+    folders: [values.data, values.monthly, ...values.run].filter((f) => f !== undefined),
+  };
+  checkOutputPath(out, { flag: "--out", ...inputs });
+  if (values.report) {
+    checkOutputPath(values.report, {
+      flag: "--report",
+      files: [...inputs.files.filter((f) => f !== values.report), out],
+      folders: inputs.folders,
+    });
+  }
   const t0 = performance.now();
   const members = await ensembleMembers(values.run);
   const saved = await readJson(`${members[0]}/config.json`) as { backend?: string };
@@ -82,6 +99,15 @@ try {
       seed,
       onProgress: (line) => console.error(line),
     });
+    const empty = emptySites(report);
+    if (empty.length > 0 && !values["allow-empty"]) {
+      for (const line of empty) console.error(`predict: ${line}`);
+      console.error(
+        "predict: nothing written; fix the inputs, or pass --allow-empty to write the table anyway",
+      );
+      Deno.exit(1);
+    }
+    for (const line of empty) console.error(`predict: WARNING (--allow-empty): ${line}`);
     await writePredictionTable(frame, out);
     const seconds = (performance.now() - t0) / 1000;
     if (values.report) await writeJson(values.report, { ...report, wallSeconds: seconds });

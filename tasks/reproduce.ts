@@ -17,6 +17,11 @@
  *   core-hours and wall time with `--jobs n` workers or as n shards (lib/experiments/cost.ts;
  *   its measurements are cached in `cache/cost/`); `--no-estimate` lists the units only.
  * - Finished units (with `done.json`) are skipped, so re-running resumes after a crash.
+ * - Every unit is claimed first (`results/<run>/.claims/<unit-id>`: PID, host, heartbeat; see
+ *   lib/experiments/claims.ts): a unit that a live process runs is left alone, a dead claim is taken over.
+ *   SIGINT/SIGTERM are forwarded to the workers, and workers exit when their parent dies.
+ * - Tables are written only when every unit of the plan is done; otherwise the run exits 1 and
+ *   names the missing units.
  * - When no data folder is found it says what to download; `--fetch` first builds the data from
  *   the public FLUXNET2015 Zarr store into `data/` (`deno task data:fetch`).
  *
@@ -40,6 +45,7 @@ import { createUnitRunner } from "../lib/experiments/units.ts";
 import { treesUnit } from "../lib/experiments/trees_unit.ts";
 import { estimateLines } from "../lib/experiments/cost.ts";
 import { estimatePlan } from "../lib/experiments/measure.ts";
+import { exitWithParent, missingUnits, superviseWorkers } from "../lib/experiments/claims.ts";
 
 const TASK = defineTask({
   name: "reproduce",
@@ -84,6 +90,8 @@ const TASK = defineTask({
 });
 
 const values = cli(TASK);
+// a worker leaves as soon as its parent is gone (stdin is a pipe from the parent)
+if (values.worker) exitWithParent();
 
 /** Rough relative cost of a unit, for the order of the work queue (costliest first). */
 function unitCost(u: { model: string; variant: string | null }): number {
@@ -177,9 +185,8 @@ try {
 let failed = 0;
 if (jobs > 1) {
   // n local worker processes sharing the plan as a work queue; output prefixed by the worker.
-  await Deno.remove(claimDir, { recursive: true }).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
+  // Claims are never wiped: a live claim is another process's running unit, a dead one is taken
+  // over by the workers.
   // the workers get this task's deno.json permissions (deno.json is their one source)
   const self = await taskRunArgs("reproduce", { root: PROJECT_ROOT });
   const deno = denoExecutable();
@@ -197,6 +204,7 @@ if (jobs > 1) {
         "--no-tables",
       ],
       cwd: PROJECT_ROOT, // deno.json's --allow-write folders are relative to it
+      stdin: "piped", // closes when this process dies: the worker then exits
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -210,37 +218,53 @@ if (jobs > 1) {
       }
       if (buf) out(`[worker ${i + 1}/${jobs}] ${buf}`);
     };
-    return Promise.all([
+    const status = Promise.all([
       pipe(child.stdout, (l) => console.log(l)),
       pipe(child.stderr, (l) => console.error(l)),
       child.status,
     ]).then(([, , status]) => status);
+    return { child, status };
   });
-  const statuses = await Promise.all(children);
+  const { statuses, signal } = await superviseWorkers(
+    children.map((c) => c.child),
+    Promise.all(children.map((c) => c.status)),
+  );
+  if (signal) {
+    console.error(
+      `reproduce: interrupted by ${signal}; the workers have stopped. Run again to resume.`,
+    );
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  }
   failed = statuses.filter((s) => !s.success).length;
 } else {
   const report = await runPlan(mine, {
     runDir,
     runner: createUnitRunner({ profile, root: PROJECT_ROOT }, { trees: treesUnit }),
-    claimDir: values.worker ? claimDir : undefined,
+    claimDir,
   });
   failed = report.failed.length;
   console.log(
     `units: ${report.ran.length} ran, ${report.skipped.length} skipped (done before), ` +
-      (values.worker ? `${report.claimedElsewhere.length} run by other workers, ` : "") +
+      (report.claimedElsewhere.length
+        ? `${report.claimedElsewhere.length} claimed by other live processes, `
+        : "") +
       `${report.failed.length} failed; ${report.wallSeconds.toFixed(1)} s`,
   );
   for (const f of report.failed) console.log(`FAILED ${f.id}: ${f.error.split("\n")[0]}`);
 }
 
 const done = await finishedUnits(runDir);
-const allDone = units.every((u) => done.some((d) => d.unit.id === u.id));
-if (!values["no-tables"] && !shard && !values.worker) {
-  if (!allDone) {
-    console.log(
-      `${done.length} of ${units.length} units finished; tables are written from what is there`,
-    );
-  }
+const missing = await missingUnits(units, runDir);
+if (values.worker) Deno.exit(failed ? 1 : 0); // the stdin watch would keep a worker alive
+if (!values["no-tables"] && !shard && missing.length > 0) {
+  console.error(
+    `reproduce: ${done.length} of ${units.length} units are done; no tables are written. ` +
+      `Missing: ${missing.join(", ")}. Run again to resume (units claimed by a live process ` +
+      `are left to it).`,
+  );
+  Deno.exit(1);
+}
+if (!values["no-tables"] && !shard) {
   const sites = await loadSites(resolveDataDir().sitesCsv);
   const out = await buildReport(runDir, {
     sites,

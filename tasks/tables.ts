@@ -1,6 +1,8 @@
 /**
  * Merges whatever units of a run have finished into tables and figures:
  * `results/<run>/tables/*.{md,csv,json}` and `results/<run>/figures/*.{vl.json,svg,png}`.
+ * When the run's plan (`profile.json`) has units that are not done, a warning names them: such
+ * tables are partial (`deno task reproduce` itself writes tables only from a complete plan).
  *
  * Usage: deno task tables [--run <name>] [--no-figures]
  *
@@ -10,7 +12,8 @@ import { join } from "node:path";
 import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
-import { buildReport } from "../lib/experiments/mod.ts";
+import { buildPlan, buildReport, missingUnits, ProfileSchema } from "../lib/experiments/mod.ts";
+import { readJson } from "../lib/train/runs.ts";
 
 const TASK = defineTask({
   name: "tables",
@@ -32,6 +35,16 @@ const out = await buildReport(runDir, {
   xbaseDir: resolveDataDir().xbaseMonthly,
 });
 if (out.units === 0) Deno.exit(1);
+const plan = ProfileSchema.safeParse(
+  await readJson(join(runDir, "profile.json")).catch(() => null),
+);
+const missing = plan.success ? await missingUnits(buildPlan(plan.data), runDir) : [];
+if (missing.length > 0) {
+  console.error(
+    `tables: WARNING: partial tables: ${missing.length} unit(s) of the plan are not done: ` +
+      `${missing.join(", ")}`,
+  );
+}
 console.log(
   `${out.units} finished units -> ${out.tables.length} table files, ${out.figures.length} figure ` +
     `files under ${runDir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,

@@ -103,6 +103,30 @@ Deno.test("cache: a stale cache (input changed) is rebuilt with the new data", a
   Deno.removeSync(root, { recursive: true });
 });
 
+Deno.test("cache: a same-size edit with the mtime restored is not served from the cache", async () => {
+  const { root, data, load } = setup();
+  const path = join(data, PUE);
+  const before = Deno.statSync(path);
+  assert.equal((await load()).report.cache.lookup, "missing");
+  assert.equal((await load()).report.cache.status, "hit");
+  const text = Deno.readTextFileSync(path);
+  const edited = text.replace("20120101,5,", "20120101,7,"); // TA_F 5 -> 7, same size
+  assert.equal(edited.length, text.length);
+  assert.notEqual(edited, text);
+  Deno.writeTextFileSync(path, edited);
+  Deno.utimeSync(path, before.atime!, before.mtime!);
+  const after = Deno.statSync(path);
+  assert.equal(after.size, before.size);
+  assert.equal(after.mtime!.getTime(), before.mtime!.getTime());
+  const reloaded = await load();
+  assert.equal(reloaded.report.cache.status, "built");
+  assert.equal(reloaded.report.cache.lookup, "stale");
+  assert.match(reloaded.report.cache.reason!, /FR-Pue.*other contents/);
+  const ta = reloaded.frame.filter(pl.col("site").eq(pl.lit("FR-Pue"))).getColumn("TA_F");
+  assert.equal(ta.toArray()[0], 7);
+  Deno.removeSync(root, { recursive: true });
+});
+
 Deno.test("cache: a corrupt Parquet file is rebuilt, never trusted", async () => {
   const { root, cache, load } = setup();
   const built = await load();

@@ -228,7 +228,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
     "train",
     "trees",
   ]);
-  assert.equal(run.reproduce, "--allow-run=deno,git");
+  assert.equal(run.reproduce, "--allow-run=deno,git,ps");
   assert.equal(run["cluster:slurm"], "--allow-run=sbatch,squeue,scancel");
   for (const name of ["setup", "bench:step"]) {
     assert.ok(!(await flagsOf(name)).some((f) => f.startsWith("--allow-write")), name);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../lib/backend.ts";
+import { decodeTensors, encodeTensors } from "../lib/train/runs.ts";
 import {
   buildModel,
   countParameters,
@@ -344,6 +345,39 @@ Deno.test("weights round-trip through bytes and JSON, and restore the same funct
   tf.dispose([ya, yb, yb2]);
   disposeInput(input);
   [a, b, lstm].forEach((m) => m.dispose());
+});
+
+Deno.test("weight files carry a checksum: a changed byte is an error naming the file", () => {
+  const weights = [
+    { name: "a", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
+    { name: "b", shape: [3], data: new Float32Array([5, 6, 7]) },
+  ];
+  const bytes = encodeWeights(weights);
+  const headerLength = new DataView(bytes.buffer).getUint32(4, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  assert.match(header.sha256, /^[0-9a-f]{64}$/);
+  const corrupted = bytes.slice();
+  corrupted[corrupted.length - 3] ^= 0x10; // one bit of the last float
+  assert.throws(
+    () => decodeWeights(corrupted, { source: "runs/x/weights/best.bin" }),
+    /runs\/x\/weights\/best\.bin.*checksum mismatch/,
+  );
+  // a file written before checksums existed (no sha256 in the header) still loads
+  delete header.sha256;
+  const oldHeader = new TextEncoder().encode(JSON.stringify(header));
+  const dataStart = Math.ceil((8 + oldHeader.length) / 4) * 4;
+  const old = new Uint8Array(dataStart + 7 * 4);
+  old.set(bytes.subarray(0, 4), 0);
+  new DataView(old.buffer).setUint32(4, oldHeader.length, true);
+  old.set(oldHeader, 8);
+  old.set(bytes.subarray(Math.ceil((8 + headerLength) / 4) * 4), dataStart);
+  assert.deepEqual(decodeWeights(old), weights);
+  // checkpoints (encodeTensors) are checked the same way
+  const t = tf.tensor([1, 2, 3, 4], [2, 2]);
+  const blob = encodeTensors(new Map([["t", t]]), { epoch: 1 });
+  t.dispose();
+  blob[blob.length - 1] ^= 0x01;
+  assert.throws(() => decodeTensors(blob, "ckpt.tfw"), /ckpt\.tfw: checksum mismatch/);
 });
 
 Deno.test("cpu and wasm backends give the same predictions and gradients (1e-4)", async () => {

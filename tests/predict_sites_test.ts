@@ -33,14 +33,21 @@ const FIXTURE_FILES = [
 ];
 
 /** Write a run folder of `name` with untrained weights of `seed`. */
-async function writeRun(dir: string, name: "tamrl" | "lstm", seed: number): Promise<string> {
+async function writeRun(
+  dir: string,
+  name: "tamrl" | "lstm",
+  seed: number,
+  edit: (weights: ReturnType<typeof readWeights>) => void = () => {},
+): Promise<string> {
   const config = parseModelConfig({ name, hidden: 8, latent: 4 });
   const model = buildModel(config, { nDyn: ds.train.dims.nDyn, nStatic: ds.train.dims.nStatic }, {
     seed,
   });
   const p = runPaths(dir);
   await Deno.mkdir(p.weightsDir, { recursive: true });
-  await Deno.writeFile(p.weights("best"), encodeWeights(readWeights(model.variables)));
+  const weights = readWeights(model.variables);
+  edit(weights);
+  await Deno.writeFile(p.weights("best"), encodeWeights(weights));
   model.dispose();
   await writeJson(p.model, {
     model: config,
@@ -381,6 +388,13 @@ Deno.test("bad inputs: each gets an error naming the file and the column", async
       mapColumn("AU-Lox", "SW_IN_F", (v, k) => (k === 9 ? NaN : v)),
       /FLX_AU-Lox\S*\.csv, column SW_IN_F, line 11: non-numeric value "NaN"/,
     ],
+    [
+      "overflow",
+      (site, header, rows) => {
+        if (site === "FR-Pue") rows[4][header.indexOf("VPD_F")] = "1e999";
+      },
+      /FLX_FR-Pue\S*\.csv, column VPD_F, line 6: non-finite value "1e999"/,
+    ],
   ];
   for (const [name, edit, pattern] of cases) {
     const dir = await dataFolder(name, edit);
@@ -394,33 +408,8 @@ Deno.test("bad inputs: each gets an error naming the file and the column", async
 });
 
 Deno.test("deno task predict: writes the table; on bad input exits 1 and writes nothing", async () => {
-  const run = async (dataDir: string, out: string) => {
-    const cmd = new Deno.Command(Deno.execPath(), {
-      // through deno.json, so with the task's own permissions
-      args: [
-        "task",
-        "-q",
-        "predict",
-        "--run",
-        ensembleDir,
-        "--data",
-        dataDir,
-        "--sites",
-        sites,
-        "--monthly",
-        monthly,
-        "--out",
-        out,
-        "--backend",
-        "cpu",
-      ],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    });
-    const r = await cmd.output();
-    return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
-  };
+  const run = (dataDir: string, out: string) =>
+    predictTask(["--data", dataDir, "--sites", sites, "--monthly", monthly, "--out", out]);
   const good = join(tmp, "out", "good.csv");
   const ok = await run(data, good);
   assert.equal(ok.code, 0, ok.stderr);
@@ -436,6 +425,88 @@ Deno.test("deno task predict: writes the table; on bad input exits 1 and writes 
   assert.match(failed.stderr, /column SW_IN_F: implausible values/);
   const left = [...Deno.readDirSync(join(tmp, "out"))].map((e) => e.name);
   assert.deepEqual(left, [basename(good)]);
+});
+
+/** Run `deno task predict` on the fixture run with extra arguments. */
+async function predictTask(args: string[]): Promise<{ code: number; stderr: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    // through deno.json, so with the task's own permissions
+    args: ["task", "-q", "predict", "--run", ensembleDir, "--backend", "cpu", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
+}
+
+Deno.test("predict refuses an --out that is an input or a folder, before any work, inputs intact", async () => {
+  const dir = await dataFolder("out_guard");
+  const dailyFile = join(dir, FIXTURE_FILES[0]);
+  const monthlyFile = join(monthly, "FR-Pue_MM.csv");
+  const folder = join(tmp, "a_folder.csv");
+  await Deno.mkdir(folder, { recursive: true });
+  const inputs = [sites, dailyFile, monthlyFile];
+  const before = await Promise.all(inputs.map((f) => Deno.readFile(f)));
+  const cases: [string, RegExp][] = [
+    [sites, /--out \S+sites\.csv is an input/],
+    [dailyFile, /--out \S+FR-Pue\S+\.csv lies inside the input folder/],
+    [monthlyFile, /--out \S+FR-Pue_MM\.csv lies inside the input folder/],
+    [join(seed0, "pred.csv"), /--out \S+pred\.csv lies inside the input folder/],
+    [folder, /--out \S+a_folder\.csv is an existing folder/],
+  ];
+  const results = await Promise.all(
+    cases.map(([out]) =>
+      predictTask(["--data", dir, "--sites", sites, "--monthly", monthly, "--out", out])
+    ),
+  );
+  results.forEach((r, i) => {
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, cases[i][1]);
+    assert.doesNotMatch(r.stderr, /backend|members|days predicted/, "refused before any work");
+  });
+  const after = await Promise.all(inputs.map((f) => Deno.readFile(f)));
+  inputs.forEach((f, i) => assert.deepEqual(after[i], before[i], `${f} was changed`));
+  assert.equal([...Deno.readDirSync(folder)].length, 0);
+  assert.ok([...Deno.readDirSync(seed0)].every((e) => e.name !== "pred.csv"));
+});
+
+Deno.test("a site with 0 % predicted is an error naming it and why, unless --allow-empty", async () => {
+  const dir = await dataFolder("no_ta", mapColumn("FR-Pue", "TA_F", () => -9999));
+  const out = join(tmp, "empty", "out.csv");
+  const args = ["--data", dir, "--sites", sites, "--monthly", monthly, "--out", out];
+  const refused = await predictTask(args);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /site FR-Pue \(\S+\.csv\): 0 of \d+ days predicted: missing driver on \d+ day/,
+  );
+  assert.doesNotMatch(refused.stderr, /site AU-Lox/);
+  assert.throws(() => Deno.statSync(out), "nothing written");
+  const allowed = await predictTask([...args, "--allow-empty"]);
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.match(allowed.stderr, /WARNING \(--allow-empty\): site FR-Pue .*0 of \d+ days predicted/);
+  assert.ok(Deno.statSync(out).isFile);
+});
+
+Deno.test("NaN weights (valid checksum) are rejected at prediction naming the run and the site", async () => {
+  const nanRun = await writeRun(join(tmp, "runs", "nan", "seed0"), "tamrl", 5, (weights) => {
+    const head = weights.find((w) => w.name.includes("head"))!;
+    head.data.fill(NaN);
+  });
+  await assert.rejects(
+    () => predictSites(nanRun, base),
+    /run \S+nan\/seed0: site (AU-Lox|FR-Pue) \(\S+\.csv\), \d{4}-\d\d-\d\d: the model predicts a non-finite GPP \(NaN\)/,
+  );
+  // a changed byte in a weight file is a checksum error naming the file
+  const good = await writeRun(join(tmp, "runs", "corrupt", "seed0"), "tamrl", 6);
+  const target = runPaths(good).weights("best");
+  const corrupted = await Deno.readFile(target);
+  corrupted[corrupted.length - 2] ^= 0x40;
+  await Deno.writeFile(target, corrupted);
+  await assert.rejects(
+    () => predictSites(good, base),
+    /corrupt\/seed0\/weights\/best\S*\).*checksum mismatch/,
+  );
 });
 
 globalThis.addEventListener("unload", () => {

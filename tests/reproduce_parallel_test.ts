@@ -6,48 +6,24 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
-import { reproduceUnits } from "./_tasks.ts";
-
-const SITES = [
-  "FR-Pue",
-  "AU-Lox",
-  "CH-Dav",
-  "DE-Tha",
-  "US-MMS",
-  "IT-Col",
-  "BE-Bra",
-  "AU-DaS",
-  "US-Var",
-  "CA-Oas",
-  "BR-Sa1",
-  "RU-Fyo",
-];
+import {
+  removeRuns,
+  reproduceCommand,
+  TINY_UNITS,
+  writeTinyProfile,
+} from "./_reproduce_fixtures.ts";
 
 async function run(profilePath: string, name: string, jobs: number): Promise<void> {
-  await reproduceUnits(profilePath, { run: name, jobs });
+  const out =
+    await (await reproduceCommand(profilePath, name, ["--jobs", String(jobs), "--no-tables"]))
+      .output();
+  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, `reproduce --jobs ${jobs} failed:\n${text.slice(-3000)}`);
 }
 
 Deno.test("reproduce: two worker processes give the same predictions as one", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "tamflux-par-" });
-  const profilePath = join(tmp, "tiny.json");
-  await Deno.writeTextFile(
-    profilePath,
-    JSON.stringify({
-      name: "tiny",
-      trainConfig: "configs/quick.json",
-      treesConfig: "configs/trees.json",
-      overrides: {
-        data: { sites: SITES },
-        train: { epochs: 1, pretrain: { enabled: false, epochs: 1 } },
-      },
-      treesOverrides: {
-        perTarget: { GPP: { nTrees: 10 }, RECO: { nTrees: 10 }, NEE: { nTrees: 10 } },
-      },
-      models: ["trees", "lstm", "mlp"],
-      splits: ["koppen"],
-      seeds: [0],
-    }),
-  );
+  const profilePath = await writeTinyProfile(tmp);
   const stamp = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const names = [`_test_seq_${stamp}`, `_test_par_${stamp}`];
   try {
@@ -55,7 +31,7 @@ Deno.test("reproduce: two worker processes give the same predictions as one", as
     await run(profilePath, names[1], 2);
     const unitsDir = (n: string) => join(PROJECT_ROOT, "results", n, "units");
     const units = [...Deno.readDirSync(unitsDir(names[0]))].map((e) => e.name).sort();
-    assert.deepEqual(units, ["lstm_koppen_s0", "mlp_koppen_s0", "trees_koppen_s0"]);
+    assert.deepEqual(units, TINY_UNITS);
     for (const u of units) {
       const a = await Deno.readFile(join(unitsDir(names[0]), u, "predictions.parquet"));
       const b = await Deno.readFile(join(unitsDir(names[1]), u, "predictions.parquet"));
@@ -67,9 +43,7 @@ Deno.test("reproduce: two worker processes give the same predictions as one", as
       );
     }
   } finally {
-    for (const n of names) {
-      await Deno.remove(join(PROJECT_ROOT, "results", n), { recursive: true }).catch(() => {});
-    }
+    await removeRuns(names);
     await Deno.remove(tmp, { recursive: true });
   }
 });

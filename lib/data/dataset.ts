@@ -68,7 +68,10 @@ export const DatasetConfigSchema = z.object({
   requireTarget: z.boolean().default(true),
   /** MODIS: most missing months bridged linearly. */
   modisMaxGapMonths: z.number().int().min(0).default(2),
-}).refine((c) => c.stride <= c.window, { message: "stride must be <= window", path: ["stride"] });
+}).strict().refine((c) => c.stride <= c.window, {
+  message: "stride must be <= window",
+  path: ["stride"],
+});
 /** The dataset configuration as written by a user (defaults optional). */
 export type DatasetConfig = z.input<typeof DatasetConfigSchema>;
 /** The dataset configuration with every default filled in. */

@@ -15,6 +15,7 @@ import pl from "polars";
 import { z } from "zod";
 import { hashKey, readFrameCache, stampInputs, writeFrameCache } from "./cache.ts";
 import { cacheDir, DATA_HELP, resolveDataDir } from "./paths.ts";
+import { findImplausible } from "./ranges.ts";
 import { type DropRecord, type FileReport, type LoadReport, LoadReportSchema } from "./report.ts";
 import { InputError, type InputLocation, loadSites, type Site } from "./sites.ts";
 
@@ -278,7 +279,7 @@ export function isoDay(day: number): string {
 /**
  * Parse the text of one FLUXNET2015 daily file into typed columns. Throws a
  * {@link FluxnetInputError} for an empty file, a missing required column, a malformed TIMESTAMP,
- * a non-numeric value, a row with the wrong number of cells, or a day that appears twice.
+ * a non-numeric or non-finite value, a value outside its plausible range (lib/data/ranges.ts), a row with the wrong number of cells, or a day that appears twice.
  *
  * @example
  * ```ts
@@ -385,12 +386,11 @@ export function parseFluxnetDaily(
             cols[k][n] = NaN;
           } else {
             const v = parseNumber(text, s, e);
-            if (Number.isNaN(v)) {
-              throw new FluxnetInputError(`non-numeric value "${text.slice(s, e)}"`, {
-                file,
-                column: read[k][1],
-                line: lineNo,
-              });
+            if (!Number.isFinite(v)) {
+              throw new FluxnetInputError(
+                `${Number.isNaN(v) ? "non-numeric" : "non-finite"} value "${text.slice(s, e)}"`,
+                { file, column: read[k][1], line: lineNo },
+              );
             }
             cols[k][n] = v === MISSING ? NaN : v;
           }
@@ -428,6 +428,12 @@ export function parseFluxnetDaily(
   }
   if (n === 0) {
     throw new FluxnetInputError("the file has a header but no data rows", { file });
+  }
+  for (const [col, src] of read) {
+    const bad = findImplausible(col, values[col].subarray(0, n));
+    if (bad) {
+      throw new FluxnetInputError(bad.message, { file, column: src, line: rowLines[bad.index] });
+    }
   }
   if (!hasReco) {
     const reco = values.RECO, gpp = values.GPP, nee = values.NEE;

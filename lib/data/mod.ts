@@ -16,6 +16,8 @@ export * from "./sites.ts";
 export * from "./fluxnet.ts";
 export * from "./cache.ts";
 export * from "./atomic.ts";
+export * from "./checksum.ts";
+export * from "./ranges.ts";
 export * from "./report.ts";
 export * from "./random.ts";
 export * from "./solar.ts";

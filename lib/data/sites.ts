@@ -71,7 +71,12 @@ const numberCell = z.string().trim().transform((s, ctx): number | null => {
     ctx.addIssue({ code: "custom", message: `not a number: "${s}"` });
     return z.NEVER;
   }
-  return Number(s);
+  const v = Number(s);
+  if (!Number.isFinite(v)) {
+    ctx.addIssue({ code: "custom", message: `not a finite number: "${s}"` });
+    return z.NEVER;
+  }
+  return v;
 });
 
 /** A cell holding text, or empty (-> null). */

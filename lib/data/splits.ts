@@ -34,7 +34,7 @@ export const SplitSpecSchema = z.object({
    * towers, so that every model can be compared with the X-BASE product at them.
    */
   forceTest: z.array(z.string()).default([]),
-});
+}).strict();
 /** How a split is made. */
 export type SplitSpec = z.infer<typeof SplitSpecSchema>;
 
@@ -47,7 +47,7 @@ export const SplitSchema = z.object({
   test: z.array(z.string()),
   /** The class of every site used for stratification. */
   strata: z.record(z.string(), z.string()),
-}).superRefine((s, ctx) => {
+}).strict().superRefine((s, ctx) => {
   const train = new Set(s.train);
   const both = s.test.filter((x) => train.has(x));
   if (both.length > 0) {

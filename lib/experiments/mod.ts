@@ -29,3 +29,4 @@ export * from "./measure.ts";
 export * from "./slurm.ts";
 export * from "./k8s.ts";
 export * from "./compare.ts";
+export * from "./claims.ts";

@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { join } from "node:path";
 import { atomicWrite } from "../train/runs.ts";
+import { type ClaimTiming, claimUnit, type HeldClaim } from "./claims.ts";
 
 /** Model kinds a unit can train: the neural models and the trees baseline. */
 export const UNIT_MODELS = ["trees", "lstm", "ctlstm", "tamlstm", "tamrl", "mlp"] as const;
@@ -276,18 +277,6 @@ export async function readDone(runDir: string, unit: Pick<Unit, "id">): Promise<
   return parsed.data;
 }
 
-/** Claim a unit by creating `<dir>/<id>` exclusively; false when another worker has it. */
-async function claim(dir: string, id: string): Promise<boolean> {
-  await Deno.mkdir(dir, { recursive: true });
-  try {
-    await Deno.writeTextFile(join(dir, id), `${Deno.pid}\n`, { createNew: true });
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) return false;
-    throw e;
-  }
-}
-
 /** The result of {@link runPlan}. */
 export interface PlanReport {
   ran: string[];
@@ -323,11 +312,14 @@ export async function runPlan(
     log?: (message: string) => void;
     stopOnError?: boolean;
     /**
-     * Work-queue mode for several local workers over the same plan: a worker runs a unit only if
-     * it creates `<claimDir>/<unit-id>` first (atomic create-new), so each unit runs once. The
-     * caller empties `claimDir` before starting the workers.
+     * Work-queue mode for several workers over the same plan: a worker runs a unit only if it
+     * claims `<claimDir>/<unit-id>` first (lib/experiments/claims.ts: atomic create-new, PID, host and a
+     * heartbeat), so each unit runs once; a dead claimer's claim is taken over, a live one never.
+     * The claim is removed when the unit is done and kept when it fails.
      */
     claimDir?: string;
+    /** Heartbeat and staleness of claims (defaults in lib/experiments/claims.ts). */
+    claimTiming?: ClaimTiming;
   },
 ): Promise<PlanReport> {
   const log = options.log ?? ((m: string) => console.log(m));
@@ -346,9 +338,19 @@ export async function runPlan(
       log(`[${k + 1}/${units.length}] ${unit.id}: done before, skipped`);
       continue;
     }
-    if (options.claimDir && !(await claim(options.claimDir, unit.id))) {
-      report.claimedElsewhere.push(unit.id);
-      continue;
+    let held: HeldClaim | null = null;
+    if (options.claimDir) {
+      held = await claimUnit(options.claimDir, unit.id, options.claimTiming);
+      if (!held) {
+        report.claimedElsewhere.push(unit.id);
+        continue;
+      }
+      if (held.tookOver) log(`[${k + 1}/${units.length}] ${unit.id}: took over (${held.tookOver})`);
+      if (await readDone(options.runDir, unit)) { // finished while we looked
+        await held.release();
+        report.skipped.push(unit.id);
+        continue;
+      }
     }
     await Deno.remove(dir, { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -370,10 +372,12 @@ export async function runPlan(
         wallSeconds,
       };
       await atomicWrite(join(dir, "done.json"), JSON.stringify(marker, null, 2) + "\n");
+      await held?.release();
       report.ran.push(unit.id);
       log(`[${k + 1}/${units.length}] ${unit.id}: done in ${wallSeconds.toFixed(1)} s`);
     } catch (e) {
       const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      held?.stop();
       report.failed.push({ id: unit.id, error });
       log(`[${k + 1}/${units.length}] ${unit.id}: FAILED: ${error}`);
       if (options.stopOnError) break;

@@ -225,7 +225,10 @@ export function createUnitRunner(
     let rows: PredictionRow[];
     let duplicates = 0;
     try {
-      const pred = predictEnsemble([result.model], ds.test, { lossDays: ds.config.stride });
+      const pred = predictEnsemble([result.model], ds.test, {
+        lossDays: ds.config.stride,
+        label: `unit ${unit.id}`,
+      });
       duplicates = pred.duplicates;
       rows = toPredictionRows(pred.days, { label: unit.label, seed: unit.seed, sites: ds.sites });
     } finally {

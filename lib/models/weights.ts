@@ -3,14 +3,18 @@
  * best-epoch snapshots. (Files are written by the trainer, atomically; this module only converts.)
  *
  * Binary layout ("TFXW" v1): 4 bytes magic "TFXW", uint32 little-endian header length n, n bytes
- * of UTF-8 JSON `{ format: "tamflux-weights", version: 1, tensors: [{ name, shape, offset, length }] }`
- * (offset and length in float32 elements from the start of the data block), zero padding to a
- * multiple of 4 bytes, then the float32 little-endian data.
+ * of UTF-8 JSON `{ format: "tamflux-weights", version: 1, tensors: [{ name, shape, offset, length }],
+ * sha256 }` (offset and length in float32 elements from the start of the data block; `sha256` the
+ * hex SHA-256 of the data block), zero padding to a multiple of 4 bytes, then the float32
+ * little-endian data. The checksum is checked on decode: a mismatch is an error naming the file.
+ * Files written before the checksum existed have no `sha256`; they still load, with one warning
+ * per process.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { Buffer } from "node:buffer";
+import { sha256Hex } from "../data/checksum.ts";
 import { z } from "zod";
 
 /** One named tensor's values. */
@@ -34,7 +38,11 @@ const BinaryHeaderSchema = z.object({
     offset: z.number().int().nonnegative(),
     length: z.number().int().nonnegative(),
   })),
+  /** SHA-256 (hex) of the data block; absent in files written before it existed. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
+
+let warnedNoChecksum = false;
 
 /** The JSON form: every tensor's float32 little-endian bytes in base64. */
 export const WeightsJsonSchema = z.object({
@@ -168,15 +176,19 @@ export function encodeWeights(weights: NamedWeight[]): Uint8Array {
     offset += w.data.length;
     return entry;
   });
-  const header = new TextEncoder().encode(JSON.stringify({ format: FORMAT, version: 1, tensors }));
+  const data = new Uint8Array(offset * 4);
+  for (let i = 0; i < weights.length; i++) {
+    data.set(floatsToBytes(weights[i].data), tensors[i].offset * 4);
+  }
+  const header = new TextEncoder().encode(
+    JSON.stringify({ format: FORMAT, version: 1, tensors, sha256: sha256Hex(data) }),
+  );
   const dataStart = Math.ceil((8 + header.length) / 4) * 4;
-  const out = new Uint8Array(dataStart + offset * 4);
+  const out = new Uint8Array(dataStart + data.length);
   out.set(new TextEncoder().encode(MAGIC), 0);
   new DataView(out.buffer).setUint32(4, header.length, true);
   out.set(header, 8);
-  for (let i = 0; i < weights.length; i++) {
-    out.set(floatsToBytes(weights[i].data), dataStart + tensors[i].offset * 4);
-  }
+  out.set(data, dataStart);
   return out;
 }
 
@@ -206,6 +218,23 @@ export function decodeWeights(bytes: Uint8Array, options: { source?: string } = 
   const parsed = BinaryHeaderSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${where}: bad header: ${parsed.error.message}`);
   const dataStart = Math.ceil((8 + headerLength) / 4) * 4;
+  const dataEnd = dataStart + 4 * parsed.data.tensors.reduce((n, t) => n + t.length, 0);
+  if (parsed.data.sha256 === undefined) {
+    if (!warnedNoChecksum) {
+      warnedNoChecksum = true;
+      console.warn(
+        `${where}: the weights file has no checksum (written before checksums existed); ` +
+          `loaded unchecked (this warning is shown once)`,
+      );
+    }
+  } else if (dataEnd > bytes.length) {
+    throw new Error(`${where}: truncated data (${bytes.length} of ${dataEnd} bytes)`);
+  } else if (sha256Hex(bytes.subarray(dataStart, dataEnd)) !== parsed.data.sha256) {
+    throw new Error(
+      `${where}: checksum mismatch: the SHA-256 of the weights does not match the one recorded ` +
+        `in the file (the file is corrupted or was edited)`,
+    );
+  }
   const weights = parsed.data.tensors.map((t) => {
     if (t.length !== sizeOf(t.shape)) {
       throw new Error(`${where}: "${t.name}" has length ${t.length} for shape [${t.shape}]`);

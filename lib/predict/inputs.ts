@@ -3,7 +3,8 @@
  * only `TIMESTAMP` and the drivers a run was trained with. Flux and QC columns may be present;
  * they are never read. Everything is validated, and errors name the file, the column and the line.
  *
- * Driver units are checked for plausibility per file ({@link DriverSummarySchema}):
+ * Driver units are checked for plausibility per file ({@link DriverSummarySchema}; the ranges are
+ * lib/data/ranges.ts, shared with the training loader):
  * - TA_F, degC: every value in [-70, 60]; a median above 200 reads as kelvin;
  * - SW_IN_F, W m-2 (daily mean): every value in [-10, 600]; the median ratio to the
  *   top-of-atmosphere radiation (SW_POT, from latitude and day of year) must lie in [0.15, 1.2]
@@ -20,6 +21,7 @@ import { dayOfYear } from "../data/features.ts";
 import { FluxnetInputError, listFluxnetFiles } from "../data/fluxnet.ts";
 import { IGBP_CODES, KOPPEN_GROUPS, parseSiteTable } from "../data/sites.ts";
 import { potentialShortwave } from "../data/solar.ts";
+import { PLAUSIBLE_RANGES } from "../data/ranges.ts";
 
 /** Tower drivers a run may read from the daily files, with their FLUXNET2015 units. */
 export const FILE_DRIVERS = { TA_F: "degC", SW_IN_F: "W m-2", VPD_F: "hPa" } as const;
@@ -237,6 +239,13 @@ export function parseDriverDaily(
         });
       }
       const x = Number(s);
+      if (!Number.isFinite(x)) {
+        throw new FluxnetInputError(`non-finite value "${s}"`, {
+          file,
+          column: drivers[k],
+          line: li + 1,
+        });
+      }
       return x === -9999 ? NaN : x;
     });
     rows.push({ day, line: li + 1, v });
@@ -280,12 +289,6 @@ export interface DriverSummary {
   /** VPD_F: median of VPD_F / e_s(TA_F) (hPa) over days with TA_F >= 5 degC (null if none). */
   ratioToSaturation: number | null;
 }
-
-const RANGES: Record<FileDriver, [number, number]> = {
-  TA_F: [-70, 60],
-  SW_IN_F: [-10, 600],
-  VPD_F: [-1, 120],
-};
 
 function unitHint(s: DriverSummary): string {
   if (s.column === "TA_F") {
@@ -336,7 +339,7 @@ export const DriverSummarySchema = z.object({
   ratioToSaturation: z.number().nullable(),
 }).superRefine((s, ctx) => {
   if (s.n === 0) return;
-  const [lo, hi] = RANGES[s.column];
+  const { min: lo, max: hi } = PLAUSIBLE_RANGES[s.column];
   const hint = unitHint(s);
   if (s.min < lo) {
     ctx.addIssue({

@@ -26,7 +26,7 @@ import { epochDay, loadModisMonthly, type ModisMonthly } from "../data/modis.ts"
 import { columnAsFloat64, scalerColumn } from "../data/scaler.ts";
 import { encodeStatic } from "../data/static.ts";
 import { enumerateWindows, type SiteSeries } from "../data/windows.ts";
-import { predictPhysical } from "../train/predict.ts";
+import { checkFinitePrediction, predictPhysical } from "../train/predict.ts";
 import { type LoadedEnsemble, loadEnsemble, type LoadEnsembleOptions } from "./ensemble.ts";
 import {
   checkDriverUnits,
@@ -108,6 +108,22 @@ export interface PredictReport {
   sites: SitePredictionReport[];
   total: { days: number; predicted: number; share: number };
   seconds: { load: number; inputs: number; predict: number; total: number };
+}
+
+/**
+ * The sites of a report with no day predicted, one line each naming the site, its file and why
+ * (the reasons with their day counts).
+ *
+ * @example
+ * ```ts ignore
+ * for (const line of emptySites(report)) console.error(`predict: ${line}`);
+ * ```
+ */
+export function emptySites(report: Pick<PredictReport, "sites">): string[] {
+  return report.sites.filter((s) => s.predicted === 0).map((s) => {
+    const why = Object.entries(s.reasons).map(([r, n]) => `${r} on ${n} day(s)`).join(", ");
+    return `site ${s.site} (${s.file}): 0 of ${s.days} days predicted: ${why || "no day"}`;
+  });
 }
 
 interface Prepared {
@@ -411,6 +427,12 @@ async function predictWith(
             const w = w0 + b;
             for (const row of rowsOf[w]) {
               const t = row - plan.starts[w];
+              checkFinitePrediction(
+                mv,
+                sv,
+                (b * T + t) * 3,
+                `run ${ens.dirs.join(", ")}: site ${id} (${daily.file}), ${iso(daily.days[row])}`,
+              );
               for (let j = 0; j < 3; j++) {
                 mean[row * 3 + j] = mv[(b * T + t) * 3 + j];
                 sd[row * 3 + j] = sv[(b * T + t) * 3 + j];

@@ -41,6 +41,40 @@ export interface PredictOptions {
   lossDays: number;
   /** Windows per forward pass (default 256). */
   batchSize?: number;
+  /** Names the models (e.g. the run folder) in the error on a non-finite prediction. */
+  label?: string;
+}
+
+const FLUXES = ["GPP", "RECO", "NEE"] as const;
+
+/**
+ * Throw when a predicted day holds a non-finite mean or standard deviation (a model trained into
+ * NaN, or overflowing weights): `mean` and `sd` are `[..., 3]` arrays, `i` the index of the day's
+ * GPP, `where` names the run, the site and the day in the error.
+ *
+ * @example
+ * ```ts
+ * import { checkFinitePrediction } from "./predict.ts";
+ * checkFinitePrediction(new Float32Array([1, 2, -1]), new Float32Array(3), 0, "run x, site FR-Pue");
+ * ```
+ */
+export function checkFinitePrediction(
+  mean: ArrayLike<number>,
+  sd: ArrayLike<number>,
+  i: number,
+  where: string,
+): void {
+  for (let k = 0; k < 3; k++) {
+    for (const [what, a] of [["", mean], ["_sd", sd]] as const) {
+      const v = a[i + k];
+      if (!Number.isFinite(v)) {
+        throw new Error(
+          `${where}: the model predicts a non-finite ${FLUXES[k]}${what} (${v}); the weights are ` +
+            `broken (e.g. training diverged into NaN), so no prediction is written`,
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -146,6 +180,12 @@ export function predictEnsemble(
           }
           seen.add(key);
           const i = (b * T + t) * 3;
+          checkFinitePrediction(
+            mean,
+            sd,
+            i,
+            `${options.label ?? "prediction"}: site ${site}, ${date}`,
+          );
           const obs = (k: number) => (mask[i + k] > 0 ? y[i + k] * ys[k] + ym[k] : null);
           const anyObs = mask[i] > 0 || mask[i + 1] > 0 || mask[i + 2] > 0;
           days.push({

@@ -9,6 +9,7 @@
  * @module
  */
 import { writeFileAtomic } from "../data/atomic.ts";
+import { sha256Hex } from "../data/checksum.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -126,17 +127,21 @@ export function encodeTensors(tensors: Map<string, tf.Tensor>, meta: unknown = n
     chunks.push(bytes);
     offset += bytes.byteLength;
   }
-  const header = new TextEncoder().encode(JSON.stringify({ meta, entries }));
+  const data = new Uint8Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.byteLength;
+  }
+  const header = new TextEncoder().encode(
+    JSON.stringify({ meta, entries, sha256: sha256Hex(data) }),
+  );
   const magic = new TextEncoder().encode(MAGIC);
   const out = new Uint8Array(magic.length + 4 + header.length + offset);
   out.set(magic, 0);
   new DataView(out.buffer).setUint32(magic.length, header.length, true);
   out.set(header, magic.length + 4);
-  let pos = magic.length + 4 + header.length;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.byteLength;
-  }
+  out.set(data, magic.length + 4 + header.length);
   return out;
 }
 
@@ -156,8 +161,18 @@ export function decodeTensors(
   ) as {
     meta: unknown;
     entries: TensorEntry[];
+    sha256?: string;
   };
   const base = start + headerLength;
+  const end = base + header.entries.reduce((n, e) => Math.max(n, e.offset + e.length), 0);
+  if (header.sha256 !== undefined && end <= bytes.byteLength) {
+    if (sha256Hex(bytes.subarray(base, end)) !== header.sha256) {
+      throw new Error(
+        `${source}: checksum mismatch: the SHA-256 of the tensors does not match the one ` +
+          `recorded in the file (the file is corrupted or was edited)`,
+      );
+    }
+  }
   const tensors = new Map<string, tf.Tensor>();
   for (const e of header.entries) {
     if (base + e.offset + e.length > bytes.byteLength) {
