@@ -22,17 +22,12 @@
 import pl from "polars";
 import { z } from "zod";
 import { type SupportStats, type TargetScale, WindowBatchSource } from "./batches.ts";
-import {
-  buildFeatures,
-  FEATURE_SETS,
-  type FeatureReport,
-  FeatureSetSchema,
-  siteMatrix,
-} from "./features.ts";
+import { buildFeatures, FEATURE_SETS, type FeatureReport, FeatureSetSchema } from "./features.ts";
 import { loadFluxnet } from "./fluxnet.ts";
 import { loadModisMonthly, type ModisMonthly } from "./modis.ts";
 import { resolveDataDir } from "./paths.ts";
-import { columnAsFloat64, fitScaler, type Scaler, scalerColumn } from "./scaler.ts";
+import { fitScaler, type Scaler, scalerColumn } from "./scaler.ts";
+import { preprocessSites, supportPool } from "./preprocess.ts";
 import type { LoadReport } from "./report.ts";
 import { loadSites, type Site } from "./sites.ts";
 import { makeSplit, type Split, type SplitSite, SplitSpecSchema } from "./splits.ts";
@@ -41,7 +36,6 @@ import {
   addDrops,
   emptyDrops,
   enumerateWindows,
-  type SiteSeries,
   TARGET_NAMES,
   totalDrops,
   type WindowDrops,
@@ -314,32 +308,13 @@ export async function buildDataset(
     std: TARGET_NAMES.map((t) => scalerColumn(scaler!, t).std) as [number, number, number],
   };
 
-  // 6. standardized series
-  const cols: Record<string, Float64Array> = {};
-  for (const c of [...dynNames, ...TARGET_NAMES, "NEE_QC"]) cols[c] = columnAsFloat64(features, c);
-  const days = features.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
-  for (const c of [...dynNames, ...TARGET_NAMES]) {
-    const { mean, std } = scalerColumn(scaler, c);
-    const a = cols[c];
-    for (let i = 0; i < n; i++) a[i] = (a[i] - mean) / std;
-  }
-  const series: SiteSeries[] = runs.sites.map((site, k) => {
-    const r = seriesRange(k, runs.start);
-    return {
-      site,
-      days: days.slice(r.from, r.to),
-      dyn: siteMatrix(cols, dynNames, r),
-      nDyn: dynNames.length,
-      y: siteMatrix(cols, TARGET_NAMES, r),
-      qc: Float32Array.from(cols.NEE_QC.subarray(r.from, r.to)),
-    };
-  });
-  const statics = runs.sites.map((site) => {
-    const raw = staticRaw.get(site)!;
-    return Float32Array.from(staticNames, (name, j) => {
-      const { mean, std } = scalerColumn(scaler!, name);
-      return (raw[j] - mean) / std;
-    });
+  // 6. standardized series and statics (lib/data/preprocess.ts, as lib/predict does)
+  const { series, statics } = preprocessSites(features, {
+    scaler,
+    dynNames,
+    staticNames,
+    staticRaw,
+    runs,
   });
 
   // 7. windows
@@ -387,11 +362,7 @@ export async function buildDataset(
     const len = series[k].days.length;
     if (testSet.has(site)) {
       add("test", k, { from: 0, to: len }, false);
-      testPools[k] = enumerateWindows(series[k], k, {
-        window: cfg.window,
-        stride: cfg.window,
-        requireTarget: false,
-      }).windows;
+      testPools[k] = supportPool(series[k], k, cfg.window);
     } else {
       const c = cut[k] - runs.start[k];
       trainPools[k] = add("train", k, { from: 0, to: c }, cfg.requireTarget);
