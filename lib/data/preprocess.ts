@@ -10,7 +10,8 @@
 import pl from "polars";
 import { siteMatrix } from "./features.ts";
 import { columnAsFloat64, type Scaler, scalerColumn } from "./scaler.ts";
-import { enumerateWindows, type SiteSeries, TARGET_NAMES, type WindowRef } from "./windows.ts";
+import { TARGETS } from "./targets.ts";
+import { enumerateWindows, type SiteSeries, type WindowRef } from "./windows.ts";
 
 /** Options of {@link preprocessSites}. */
 export interface PreprocessOptions {
@@ -52,7 +53,7 @@ export function preprocessSites(
   options: PreprocessOptions,
 ): PreprocessedSites {
   const { scaler, dynNames, staticNames, staticRaw, runs } = options;
-  const cols = standardizeColumns(features, [...dynNames, ...TARGET_NAMES], scaler);
+  const cols = standardizeColumns(features, [...dynNames, ...TARGETS], scaler);
   cols.NEE_QC = columnAsFloat64(features, "NEE_QC");
   const days = features.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
   const series: SiteSeries[] = runs.sites.map((site, k) => {
@@ -62,7 +63,7 @@ export function preprocessSites(
       days: days.slice(r.from, r.to),
       dyn: siteMatrix(cols, dynNames, r),
       nDyn: dynNames.length,
-      y: siteMatrix(cols, TARGET_NAMES, r),
+      y: siteMatrix(cols, TARGETS, r),
       qc: Float32Array.from(cols.NEE_QC.subarray(r.from, r.to)),
     };
   });
