@@ -52,20 +52,17 @@ Deno.test("predict runs on a reproduce unit's run folder and reproduces its test
       lines.map((r) => keep.map((i) => r[i]).join(",")).join("\n") + "\n",
     );
 
-    const out = join(tmp, "predicted.csv");
-    const pred = await runTask("predict", [
-      "--run",
-      run,
-      "--data",
-      drivers,
-      "--sites",
-      data.sitesCsv,
-      "--monthly",
-      data.metafluxMonthly,
-      "--out",
-      out,
-    ]);
-    assert.ok(pred.success, `predict failed:\n${pred.text.slice(-3000)}`);
+    /** `deno task predict` of a run folder on the driver-only file; the output CSV's path. */
+    const predict = async (runDir: string, outName: string): Promise<string> => {
+      const out = join(tmp, outName);
+      const pred = await runTask("predict", [
+        ...["--run", runDir, "--data", drivers, "--sites", data.sitesCsv],
+        ...["--monthly", data.metafluxMonthly, "--out", out],
+      ]);
+      assert.ok(pred.success, `predict ${runDir} failed:\n${pred.text.slice(-3000)}`);
+      return out;
+    };
+    const out = await predict(run, "predicted.csv");
     const table = pl.readCSV(out);
     assert.equal(table.height, lines.length - 1, "one output row per input day");
     const rows = table.toRecords() as Record<string, unknown>[];
@@ -82,20 +79,7 @@ Deno.test("predict runs on a reproduce unit's run folder and reproduces its test
 
     // the LSTM unit: predict reproduces the unit's own predictions of the site, day for day
     const lstmUnit = join(PROJECT_ROOT, "results", name, "units", "lstm_koppen_s0");
-    const lstmOut = join(tmp, "predicted_lstm.csv");
-    const lstmPred = await runTask("predict", [
-      "--run",
-      join(lstmUnit, "run"),
-      "--data",
-      drivers,
-      "--sites",
-      data.sitesCsv,
-      "--monthly",
-      data.metafluxMonthly,
-      "--out",
-      lstmOut,
-    ]);
-    assert.ok(lstmPred.success, `predict (lstm) failed:\n${lstmPred.text.slice(-3000)}`);
+    const lstmOut = await predict(join(lstmUnit, "run"), "predicted_lstm.csv");
     const byDate = new Map(
       (pl.readCSV(lstmOut).withColumns(pl.col("date").cast(pl.Utf8)).toRecords() as Record<
         string,
