@@ -5,23 +5,29 @@
  * Usage: deno run -A tasks/bench_dataset.ts [--feature-set minimal|meteo] [--window 30]
  *   [--stride 15] [--seed 42] [--batches N]  (N: also time N training batches of 64)
  */
-import { parseArgs } from "node:util";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { useBackend } from "../lib/backend.ts";
 import { disposeBatch } from "../lib/data/batches.ts";
 import { buildDataset } from "../lib/data/dataset.ts";
 import { loadFluxnet } from "../lib/data/fluxnet.ts";
 import { formatDatasetSummary, summarizeDataset } from "../lib/data/summary.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "bench:dataset",
+  description: "times building features, windows and splits on all sites",
   options: {
-    "feature-set": { type: "string", default: "minimal" },
-    window: { type: "string", default: "30" },
-    stride: { type: "string", default: "15" },
-    seed: { type: "string", default: "42" },
-    batches: { type: "string", default: "20" },
+    "feature-set": opt.choice(["minimal", "meteo"] as const, "feature set", {
+      default: "minimal",
+    }),
+    window: opt.int("window length in days", { min: 1, default: 30 }),
+    stride: opt.int("stride between windows in days", { min: 1, default: 15 }),
+    seed: opt.int("split seed", { default: 42 }),
+    batches: opt.int("also time this many training batches of 64", { min: 0, default: 20 }),
   },
+  examples: ["deno task bench:dataset", "deno task bench:dataset --feature-set meteo --batches 0"],
 });
+
+const values = cli(TASK);
 
 const load0 = performance.now();
 const loaded = await loadFluxnet();
@@ -36,15 +42,15 @@ await useBackend("wasm");
 for (const kind of ["koppen", "igbp"] as const) {
   const t0 = performance.now();
   const ds = await buildDataset({
-    featureSet: values["feature-set"] as "minimal" | "meteo",
-    window: Number(values.window),
-    stride: Number(values.stride),
-    split: { kind, seed: Number(values.seed) },
+    featureSet: values["feature-set"],
+    window: values.window,
+    stride: values.stride,
+    split: { kind, seed: values.seed },
   }, { loaded });
   const build = (performance.now() - t0) / 1000;
   console.log(`\n=== ${kind} split ===`);
   console.log(formatDatasetSummary(ds, summarizeDataset(ds)));
-  const nb = Number(values.batches);
+  const nb = values.batches;
   const b0 = performance.now();
   let made = 0;
   for (const b of ds.train.batches({ batchSize: 64, shuffle: true, seed: 1 })) {

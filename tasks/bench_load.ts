@@ -6,20 +6,24 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { loadFluxnet } from "../lib/data/mod.ts";
 import { cacheDir } from "../lib/data/paths.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "bench:load",
+  description: "times loading all sites cold and from the Parquet cache",
   options: {
-    source: { type: "string", default: "daily" },
-    repeat: { type: "string", default: "3" },
+    source: opt.choice(["daily", "official_dd"] as const, "which daily files to load", {
+      default: "daily",
+    }),
+    repeat: opt.int("cached loads to time", { min: 1, default: 3 }),
   },
+  examples: ["deno task bench:load", "deno task bench:load --source official_dd --repeat 5"],
 });
-const source = values.source === "official_dd" ? "official_dd" : "daily";
-const repeat = Math.max(1, Number(values.repeat) || 3);
+
+const { source, repeat } = cli(TASK);
 // A private cache folder, so the bench starts from an empty (cleared) cache and leaves the
 // project's cache alone.
 const benchCache = join(cacheDir(), `bench_load_${Deno.pid}`);

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import {
   BENCH_CASES,
   type BenchCase,
@@ -30,49 +30,37 @@ import {
   type TorchResult,
 } from "../lib/bench/mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "bench:step",
+  description: "times one TAM-RL training step against the PyTorch reference",
   options: {
-    impl: { type: "string", default: "fused" },
-    case: { type: "string", default: BENCH_CASES.join(",") },
-    steps: { type: "string", default: "30" },
-    rounds: { type: "string", default: "2" },
-    warmup: { type: "string", default: "3" },
-    backend: { type: "string", default: "wasm" },
-    "no-torch": { type: "boolean", default: false },
+    impl: opt.choice(["reference", "fused"] as const, "LSTM implementation", { default: "fused" }),
+    case: opt.custom("cases to time, comma-separated", {
+      arg: "a,b",
+      type: `list of ${BENCH_CASES.join(", ")}`,
+      default: [...BENCH_CASES] as BenchCase[],
+      parse: (text) => {
+        const cases = text.split(",").map((c) => c.trim()).filter((c) => c.length > 0);
+        for (const c of cases) {
+          if (!(BENCH_CASES as readonly string[]).includes(c)) {
+            throw new Error(`unknown case "${c}" (known: ${BENCH_CASES.join(", ")})`);
+          }
+        }
+        return cases as BenchCase[];
+      },
+      defaultText: BENCH_CASES.join(","),
+    }),
+    steps: opt.int("timed steps per round", { min: 1, default: 30 }),
+    rounds: opt.int("rounds, alternating with the reference", { min: 1, default: 2 }),
+    warmup: opt.int("untimed steps first", { min: 0, default: 3 }),
+    backend: opt.choice(["wasm", "cpu"] as const, "TF.js backend", { default: "wasm" }),
+    "no-torch": opt.flag("skip the PyTorch reference"),
   },
+  examples: ["deno task bench:step", "deno task bench:step --case tamrl --steps 10 --no-torch"],
 });
 
-function fail(message: string): never {
-  console.error(`bench:step: ${message}`);
-  Deno.exit(2);
-}
-
-function positiveInt(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    fail(`--${name} must be an integer >= ${min}, got "${text}"`);
-  }
-  return n;
-}
-
-const impl = values.impl;
-if (impl !== "reference" && impl !== "fused") {
-  fail(`--impl must be reference or fused, got "${impl}"`);
-}
-const backend = values.backend;
-if (backend !== "wasm" && backend !== "cpu") {
-  fail(`--backend must be wasm or cpu, got "${backend}"`);
-}
-const steps = positiveInt("steps", values.steps, 1);
-const rounds = positiveInt("rounds", values.rounds, 1);
-const warmup = positiveInt("warmup", values.warmup, 0);
-const cases = values.case.split(",").map((c) => c.trim()).filter((c) => c.length > 0);
-for (const c of cases) {
-  if (!(BENCH_CASES as readonly string[]).includes(c)) {
-    fail(`--case: unknown case "${c}" (known: ${BENCH_CASES.join(", ")})`);
-  }
-}
+const values = cli(TASK);
+const { impl, backend, steps, rounds, warmup, case: cases } = values;
 
 function loadAvg(): string {
   try {
@@ -86,7 +74,7 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 const torch = values["no-torch"] ? { ok: false, reason: "--no-torch" } : await torchAvailable();
 if (!torch.ok) console.error(`bench:step: PyTorch reference skipped: ${torch.reason}`);
 
-for (const c of cases as BenchCase[]) {
+for (const c of cases) {
   const loadBefore = loadAvg();
   const options = { case: c, impl, steps, warmup, backend } as const;
   const refs: TorchResult[] = [];

@@ -9,47 +9,48 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { fetchFluxnet, StoreUnreachableError } from "../lib/data/fetch/mod.ts";
 import { DEFAULT_STORE_URL } from "../lib/data/fetch/zarr_fluxnet.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
 import { join } from "node:path";
 
-const HELP = `deno task data:fetch [options]
-
-Builds a data folder (fluxnet2015/daily, fluxnet2015/sites.csv, metaflux_monthly) from
-public sources. Restartable: finished files are kept and skipped.
-
-  --store <url|path>   FLUXNET2015 Zarr store (default ${DEFAULT_STORE_URL})
-  --sites A,B,...      only these sites (default: every site of the store)
-  --out <folder>       output data folder (default ${join(PROJECT_ROOT, "data")})
-  --metaflux <src>     MetaFlux source: GitHub URL (default https://github.com/leap-stc/metaflux)
-                       or a local folder holding <SITE>_MM.csv files
-  --no-metaflux        skip the MetaFlux monthly files
-  --retries N          retries of a failed download (default 3)
-  -h, --help           this help
-
-Data: FLUXNET2015 (CC-BY-4.0; cite Pastorello et al. 2020, Sci Data 7:225, and each site),
-MetaFlux (MIT; Nathaniel et al. 2023, Sci Data 10:440).`;
+const TASK = defineTask({
+  name: "data:fetch",
+  description: "builds the daily files from the public FLUXNET2015 Zarr store",
+  options: {
+    store: opt.string("FLUXNET2015 Zarr store", {
+      arg: "url|path",
+      defaultText: DEFAULT_STORE_URL,
+    }),
+    sites: opt.custom("only these sites", {
+      arg: "A,B,...",
+      type: "comma-separated site ids",
+      defaultText: "every site of the store",
+      parse: (text) => text.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    }),
+    out: opt.string("output data folder", {
+      arg: "folder",
+      defaultText: join(PROJECT_ROOT, "data"),
+    }),
+    metaflux: opt.string("MetaFlux source: a GitHub URL or a folder of <SITE>_MM.csv files", {
+      arg: "src",
+      defaultText: "https://github.com/leap-stc/metaflux",
+    }),
+    "no-metaflux": opt.flag("skip the MetaFlux monthly files"),
+    retries: opt.int("retries of a failed download", { min: 0, defaultText: "3" }),
+  },
+  examples: ["deno task data:fetch", "deno task data:fetch --sites FR-Pue,AU-Lox --out /tmp/data"],
+  notes: [
+    "Builds a data folder (fluxnet2015/daily, fluxnet2015/sites.csv, metaflux_monthly); " +
+    "restartable: finished files are kept and skipped. Ctrl-C stops after the site in progress.",
+    "Data: FLUXNET2015 (CC-BY-4.0; cite Pastorello et al. 2020, Sci Data 7:225, and each site),\n" +
+    "MetaFlux (MIT; Nathaniel et al. 2023, Sci Data 10:440).",
+  ],
+});
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      store: { type: "string" },
-      sites: { type: "string" },
-      out: { type: "string" },
-      metaflux: { type: "string" },
-      "no-metaflux": { type: "boolean", default: false },
-      retries: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = cli(TASK);
   const controller = new AbortController();
   let stops = 0;
   const onSigint = () => {
@@ -63,9 +64,9 @@ async function main(): Promise<number> {
     const report = await fetchFluxnet({
       store: values.store,
       out: values.out,
-      sites: values.sites?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+      sites: values.sites,
       metaflux: values["no-metaflux"] ? false : values.metaflux,
-      retries: values.retries === undefined ? undefined : Number(values.retries),
+      retries: values.retries,
       signal: controller.signal,
     });
     if (report.interrupted) return 130;

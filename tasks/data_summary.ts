@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import pl from "polars";
 import {
   buildDataset,
@@ -23,28 +22,32 @@ import {
   summarize,
   summarizeDataset,
 } from "../lib/data/mod.ts";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "data:summary",
+  description:
+    "sites, days and days with NEE QC >= 0.8 per IGBP class and Köppen group; windows and sites per split",
   options: {
-    source: { type: "string", default: "daily" },
-    dir: { type: "string" },
-    qc: { type: "string", default: "0.8" },
-    "no-cache": { type: "boolean", default: false },
-    "no-windows": { type: "boolean", default: false },
-    "feature-set": { type: "string", default: "minimal" },
-    seed: { type: "string", default: "42" },
+    source: opt.choice(["daily", "official_dd"] as const, "which daily files to read", {
+      default: "daily",
+    }),
+    dir: opt.string("read the files of this folder instead of the data folder's", {
+      arg: "folder",
+    }),
+    qc: opt.number("NEE QC threshold of the days_qc column", { min: 0, max: 1, default: 0.8 }),
+    "no-cache": opt.flag("do not read or write the Parquet cache"),
+    "no-windows": opt.flag("skip the dataset part (windows and sites per split)"),
+    "feature-set": opt.choice(["minimal", "meteo"] as const, "features of the dataset part", {
+      default: "minimal",
+    }),
+    seed: opt.int("split seed", { default: 42 }),
   },
+  examples: ["deno task data:summary", "deno task data:summary --source official_dd --qc 1"],
 });
-if (values.source !== "daily" && values.source !== "official_dd") {
-  console.error(`--source must be daily or official_dd, not ${values.source}`);
-  Deno.exit(2);
-}
-const qcThreshold = Number(values.qc);
-if (!(qcThreshold >= 0 && qcThreshold <= 1)) {
-  console.error(`--qc must be a number in [0, 1], not ${values.qc}`);
-  Deno.exit(2);
-}
+
+const values = cli(TASK);
+const qcThreshold = values.qc;
 
 let loaded;
 try {
@@ -54,6 +57,7 @@ try {
     cache: !values["no-cache"],
   });
 } catch (err) {
+  // the whole message: it says what to download when no data folder is found
   console.error((err as Error).message);
   Deno.exit(1);
 }
@@ -80,8 +84,8 @@ if (values.source === "daily" && !values.dir && !values["no-windows"]) {
   for (const kind of ["koppen", "igbp"] as const) {
     const dataset = await buildDataset(
       {
-        featureSet: values["feature-set"] as "minimal" | "meteo",
-        split: { kind, seed: Number(values.seed) },
+        featureSet: values["feature-set"],
+        split: { kind, seed: values.seed },
       },
       { loaded },
     );

@@ -9,18 +9,33 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "screenshot",
+  description: "PNG of an executed notebook in the classic Jupyter server",
   options: {
-    notebook: { type: "string", default: "01_data_prep.ipynb" },
-    port: { type: "string", default: "8899" },
-    height: { type: "string", default: "3000" },
+    notebook: opt.custom("the notebook under notebooks/", {
+      arg: "file.ipynb",
+      type: "file name ending in .ipynb",
+      default: "01_data_prep.ipynb",
+      parse: (text) => {
+        if (!/^[A-Za-z0-9_.-]+\.ipynb$/.test(text)) {
+          throw new Error(`expected a notebook file name like 01_data_prep.ipynb, got "${text}"`);
+        }
+        return text;
+      },
+    }),
+    port: opt.int("port of the local notebook server", { min: 1024, max: 65535, default: 8899 }),
+    height: opt.int("height of the page in pixels", { min: 100, default: 3000 }),
   },
+  examples: ["deno task screenshot --notebook 04_results.ipynb --height 6000"],
+  notes: ["Needs Debian's jupyter-notebook and chromium; the PNG goes to results/screenshots/."],
 });
+
+const values = cli(TASK);
 
 const notebooks = join(PROJECT_ROOT, "notebooks");
 const outDir = join(PROJECT_ROOT, "results", "screenshots");
@@ -71,7 +86,10 @@ try {
     }
   }
   if (!up) throw new Error(`the notebook server did not answer at ${url}`);
-  const profile = await Deno.makeTempDir({ prefix: "tamflux-chromium-" });
+  // under the project's cache/ (the task may write there), not the system temp folder
+  const cache = join(PROJECT_ROOT, "cache");
+  await Deno.mkdir(cache, { recursive: true });
+  const profile = await Deno.makeTempDir({ dir: cache, prefix: "tamflux-chromium-" });
   const shot = await new Deno.Command("/usr/bin/chromium", {
     args: [
       "--headless",

@@ -9,7 +9,7 @@
  * validated first; the output is written atomically at the end, so nothing partial is left on
  * error. Progress goes to stderr.
  */
-import { parseArgs } from "node:util";
+import { cli, defineTask, errorLine, opt } from "../lib/cli/mod.ts";
 import { useBackend } from "../lib/backend.ts";
 import {
   ensembleMembers,
@@ -20,52 +20,50 @@ import {
 } from "../lib/predict/mod.ts";
 import { readJson, writeJson } from "../lib/train/runs.ts";
 
-const USAGE =
-  "usage: deno task predict --run <run or ensemble folder> --data <folder of DD files> " +
-  "--sites <sites.csv> --out <file.csv|.parquet> [--monthly <metaflux folder>] [--only SITE,SITE] " +
-  "[--seed N] [--report <file.json>] [--weights best] [--training-sites <sites.csv>] " +
-  "[--backend wasm|cpu]";
-
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "predict",
+  description: "zero-shot daily fluxes with ensemble spread for new sites",
   options: {
-    run: { type: "string", multiple: true },
-    data: { type: "string" },
-    sites: { type: "string" },
-    out: { type: "string" },
-    monthly: { type: "string" },
-    only: { type: "string" },
-    seed: { type: "string" },
-    report: { type: "string" },
-    weights: { type: "string" },
-    "training-sites": { type: "string" },
-    backend: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
+    run: opt.custom("a run folder, or an ensemble folder of runs (repeatable)", {
+      multiple: true,
+      required: true,
+      arg: "folder",
+      type: "folder",
+      parse: (text) => [text],
+    }),
+    data: opt.string("folder of FLUXNET2015-style DD files", { arg: "folder", required: true }),
+    sites: opt.string("site table of the new sites", { arg: "sites.csv", required: true }),
+    out: opt.string("output table", { arg: "file.csv|file.parquet", required: true }),
+    monthly: opt.string("folder of MetaFlux monthly files", { arg: "folder" }),
+    only: opt.custom("only these sites", {
+      arg: "SITE,SITE",
+      type: "comma-separated site ids",
+      parse: (text) => text.split(",").map((s) => s.trim()).filter(Boolean),
+    }),
+    seed: opt.int("seed of the support-window choice", { min: 0, default: 0 }),
+    report: opt.string("write the per-site report here", { arg: "file.json" }),
+    weights: opt.string("which weights of each run", { arg: "label", defaultText: "best" }),
+    "training-sites": opt.string("site table of the training sites", { arg: "sites.csv" }),
+    backend: opt.choice(["wasm", "cpu"] as const, "TF.js backend", {
+      defaultText: "the run's",
+    }),
   },
+  examples: [
+    "deno task predict --run runs/quick/tamrl --data new_sites/daily --sites new_sites/sites.csv --out predictions.csv",
+  ],
+  notes: [
+    "Every input is validated first; the output is written atomically at the end. Progress goes to stderr.",
+  ],
 });
 
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-const fail = (message: string, code = 2): never => {
-  console.error(`predict: ${message}`);
-  Deno.exit(code);
-};
-for (const k of ["run", "data", "sites", "out"] as const) {
-  if (!values[k] || values[k]!.length === 0) fail(`--${k} is required\n${USAGE}`);
-}
-const seed = values.seed === undefined ? 0 : Number(values.seed);
-if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer`);
-if (values.backend && values.backend !== "wasm" && values.backend !== "cpu") {
-  fail(`--backend must be wasm or cpu`);
-}
+const values = cli(TASK);
+const seed = values.seed;
 
 try {
-  const out = values.out!;
+  const out = values.out;
   outputFormat(out); // fail on a bad extension before any work
   const t0 = performance.now();
-  const members = await ensembleMembers(values.run!);
+  const members = await ensembleMembers(values.run);
   const saved = await readJson(`${members[0]}/config.json`) as { backend?: string };
   const backend = await useBackend(
     (values.backend ?? (saved.backend === "cpu" ? "cpu" : "wasm")) as "wasm" | "cpu",
@@ -77,10 +75,10 @@ try {
   console.error(`predict: backend ${backend}; members ${members.join(", ")}`);
   try {
     const { frame, report } = await predictSites(ensemble, {
-      data: values.data!,
-      sites: values.sites!,
+      data: values.data,
+      sites: values.sites,
       monthly: values.monthly,
-      only: values.only ? values.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+      only: values.only,
       seed,
       onProgress: (line) => console.error(line),
     });
@@ -96,5 +94,6 @@ try {
     ensemble.dispose();
   }
 } catch (error) {
-  fail((error as Error).message, 1);
+  console.error(errorLine(TASK.name, error));
+  Deno.exit(1);
 }

@@ -18,11 +18,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { cli, defineTask, denoExecutable, opt, taskRunArgs, usageError } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
-import { fetchFluxnet } from "../lib/data/fetch/mod.ts";
 import { configHash, readJson, writeJson } from "../lib/train/runs.ts";
 import {
   buildPlan,
@@ -36,31 +35,48 @@ import {
 import { createUnitRunner } from "../lib/experiments/units.ts";
 import { treesUnit } from "../lib/experiments/trees_unit.ts";
 
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-ffi",
-  "--allow-sys",
-  "--allow-net",
-  "--allow-run",
-];
-
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "reproduce",
+  description: "the paper's tables and figures, resumable",
   options: {
-    profile: { type: "string", default: "quick" },
-    run: { type: "string" },
-    shard: { type: "string" },
-    jobs: { type: "string" },
-    "dry-run": { type: "boolean", default: false },
-    "no-tables": { type: "boolean", default: false },
-    "no-figures": { type: "boolean", default: false },
-    fetch: { type: "boolean", default: false },
+    profile: opt.string("profile: quick, paper, smoke, ... (configs/profiles/) or a JSON file", {
+      arg: "name|path.json",
+      default: "quick",
+    }),
+    run: opt.name("the run folder under results/", { defaultText: "the profile's name" }),
+    shard: opt.custom("run every n-th unit starting at i (0-based), for batch engines", {
+      arg: "i/n",
+      type: "i/n with 0 <= i < n",
+      parse: (text) => {
+        try {
+          return parseShard(text);
+        } catch (error) {
+          throw new Error((error as Error).message.replace(/^tamflux: --shard:? /, ""));
+        }
+      },
+    }),
+    jobs: opt.int("local worker processes sharing the plan", {
+      min: 1,
+      defaultText: "one per core; 1 with --shard",
+    }),
+    "dry-run": opt.flag("list the units (done or todo) and stop"),
+    "no-tables": opt.flag("do not write tables and figures at the end"),
+    "no-figures": opt.flag("write tables but no figures"),
+    fetch: opt.flag("when no data folder is found, run `deno task data:fetch` first"),
     /** Internal: a worker of `--jobs`, claiming units from `results/<run>/.claims/`. */
-    worker: { type: "boolean", default: false },
+    worker: opt.flag("internal: one worker of --jobs", { hidden: true }),
   },
+  examples: [
+    "deno task reproduce",
+    "deno task reproduce --profile smoke --run smoke_test --jobs 2",
+    "deno task reproduce --profile paper --shard 0/4",
+  ],
+  notes: [
+    "Finished units are skipped, so running again resumes. Results go to results/<run>/.",
+  ],
 });
+
+const values = cli(TASK);
 
 /** Rough relative cost of a unit, for the order of the work queue (costliest first). */
 function unitCost(u: { model: string; variant: string | null }): number {
@@ -89,35 +105,28 @@ try {
     Deno.exit(1);
   }
   console.log("no data folder found: fetching the public FLUXNET2015 Zarr store into data/ ...");
-  const report = await fetchFluxnet({ log: (line: string) => console.log(line) });
-  if (!report.ok) {
+  // data:fetch in its own process with its own deno.json permissions: only it has the network
+  const fetchTask = await taskRunArgs("data:fetch", { root: PROJECT_ROOT });
+  const status = await new Deno.Command(denoExecutable(), {
+    args: ["run", ...fetchTask.flags, fetchTask.script],
+    cwd: PROJECT_ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (!status.success) {
     console.error("the fetch did not complete; see the lines above, then run again");
     Deno.exit(1);
   }
 }
 const { profile, path: profilePath } = await loadProfile(values.profile, { root: PROJECT_ROOT });
 const run = values.run ?? profile.name;
-if (!/^[A-Za-z0-9_.-]+$/.test(run)) {
-  console.error(`--run must be letters, digits, _ . - only, not "${run}"`);
-  Deno.exit(2);
-}
 const runDir = join(PROJECT_ROOT, "results", run);
 const units = buildPlan(profile);
-const shard = values.shard ? parseShard(values.shard) : null;
+const shard = values.shard ?? null;
 // default: one worker process per core (each is single-threaded), one when sharding or a worker
-const jobs = values.jobs
-  ? Number(values.jobs)
-  : shard || values.worker
-  ? 1
-  : Math.max(1, navigator.hardwareConcurrency ?? 1);
-if (!Number.isInteger(jobs) || jobs < 1) {
-  console.error(`--jobs must be a positive integer, not ${values.jobs}`);
-  Deno.exit(2);
-}
-if (shard && jobs > 1) {
-  console.error("--jobs and --shard exclude each other");
-  Deno.exit(2);
-}
+const jobs = values.jobs ??
+  (shard || values.worker ? 1 : Math.max(1, navigator.hardwareConcurrency ?? 1));
+if (shard && jobs > 1) usageError(TASK, "--jobs and --shard exclude each other");
 const mine = shard
   ? shardUnits(units, shard)
   : values.worker
@@ -159,13 +168,15 @@ if (jobs > 1) {
   await Deno.remove(claimDir, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
-  const script = new URL(import.meta.url).pathname;
+  // the workers get this task's deno.json permissions (deno.json is their one source)
+  const self = await taskRunArgs("reproduce", { root: PROJECT_ROOT });
+  const deno = denoExecutable();
   const children = Array.from({ length: jobs }, (_, i) => {
-    const child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(deno, {
       args: [
         "run",
-        ...PERMISSIONS,
-        script,
+        ...self.flags,
+        self.script,
         "--profile",
         profilePath,
         "--run",
@@ -173,6 +184,7 @@ if (jobs > 1) {
         "--worker",
         "--no-tables",
       ],
+      cwd: PROJECT_ROOT, // deno.json's --allow-write folders are relative to it
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -227,6 +239,9 @@ if (!values["no-tables"] && !shard && !values.worker) {
   console.log(`wrote ${out.tables.length} table files and ${out.figures.length} figure files`);
   for (const split of Object.keys(out.main)) {
     console.log(`\n${await Deno.readTextFile(join(runDir, "tables", `main_${split}.md`))}`);
+    if (out.significance[split]) {
+      console.log(`Significance, ${split} split: ${out.significance[split]}\n`);
+    }
     try {
       console.log(await Deno.readTextFile(join(runDir, "tables", `ablation_${split}.md`)));
     } catch {

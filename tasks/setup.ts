@@ -3,7 +3,15 @@
  * npm packages are installed by `deno install` (run by the task before this script).
  */
 import { useBackend } from "../lib/backend.ts";
+import { cli, defineTask } from "../lib/cli/mod.ts";
 import { resolveDataDir } from "../lib/data/paths.ts";
+
+cli(defineTask({
+  name: "setup",
+  description: "installs npm packages and checks the backend, data folder and Jupyter kernel",
+  options: {},
+  examples: ["deno task setup"],
+}));
 
 const lines: string[] = [];
 let problems = 0;

@@ -6,23 +6,23 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
 import { buildReport } from "../lib/experiments/mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "tables",
+  description: "merges the finished units of a run into tables and figures",
   options: {
-    run: { type: "string", default: "quick" },
-    "no-figures": { type: "boolean", default: false },
+    run: opt.name("the run folder under results/", { default: "quick" }),
+    "no-figures": opt.flag("write the tables only"),
   },
+  examples: ["deno task tables --run quick", "deno task tables --run smoke --no-figures"],
 });
-if (!/^[A-Za-z0-9_.-]+$/.test(values.run)) {
-  console.error(`--run must be letters, digits, _ . - only, not "${values.run}"`);
-  Deno.exit(2);
-}
+
+const values = cli(TASK);
 const runDir = join(PROJECT_ROOT, "results", values.run);
 const t0 = performance.now();
 const sites = await loadSites(resolveDataDir().sitesCsv);
@@ -38,4 +38,7 @@ console.log(
 );
 for (const split of Object.keys(out.main)) {
   console.log(`\n${await Deno.readTextFile(join(runDir, "tables", `main_${split}.md`))}`);
+  if (out.significance[split]) {
+    console.log(`Significance, ${split} split: ${out.significance[split]}\n`);
+  }
 }

@@ -11,7 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { useBackend } from "../lib/backend.ts";
 import { buildDataset } from "../lib/data/dataset.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
@@ -35,40 +35,30 @@ import {
   writeRunFolder,
 } from "../lib/train/mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "train",
+  description: "trains one model into `runs/`",
   options: {
-    config: { type: "string" },
-    model: { type: "string" },
-    seed: { type: "string" },
-    resume: { type: "boolean", default: false },
-    "run-dir": { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
+    config: opt.string("experiment config", { arg: "configs/<name>.json", required: true }),
+    model: opt.choice(MODEL_NAMES_FOR_CLI, "the model (overrides the config's)", {
+      defaultText: "the config's",
+    }),
+    seed: opt.int("train this seed only", { min: 0, defaultText: "every seed of the config" }),
+    resume: opt.flag("continue an interrupted run from its last finished epoch"),
+    "run-dir": opt.string("the run folder (DIR/seed<N> with several seeds)", {
+      arg: "DIR",
+      defaultText: "runs/<config>/<model>/seed<N>",
+    }),
   },
+  examples: [
+    "deno task train --config configs/quick.json --model tamrl",
+    "deno task train --config configs/quick.json --model lstm --seed 1 --resume",
+  ],
+  notes: ["Ctrl-C stops after the current step; --resume continues."],
 });
 
-const USAGE = "usage: deno task train --config configs/<name>.json [--model " +
-  MODEL_NAMES_FOR_CLI.join("|") + "] [--seed N] [--resume] [--run-dir DIR]";
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-if (!values.config) {
-  console.error(`train: --config is required\n${USAGE}`);
-  Deno.exit(2);
-}
-if (values.model && !(MODEL_NAMES_FOR_CLI as readonly string[]).includes(values.model)) {
-  console.error(`train: unknown --model "${values.model}"\n${USAGE}`);
-  Deno.exit(2);
-}
-let seedArg: number | undefined;
-if (values.seed !== undefined) {
-  seedArg = Number(values.seed);
-  if (!Number.isInteger(seedArg) || seedArg < 0) {
-    console.error(`train: --seed must be a non-negative integer, got "${values.seed}"`);
-    Deno.exit(2);
-  }
-}
+const values = cli(TASK);
+const seedArg = values.seed;
 
 const base = await loadExperimentConfig(values.config);
 const config = withOverrides(base, { model: values.model });

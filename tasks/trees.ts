@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { cli, defineTask, opt, UsageError } from "../lib/cli/mod.ts";
 import { buildDataset } from "../lib/data/dataset.ts";
 import { loadFluxnet } from "../lib/data/fluxnet.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
@@ -51,48 +51,62 @@ import {
 } from "../lib/models/trees/mod.ts";
 import { atomicWrite, configHash, gitCommit, writeJson } from "../lib/train/runs.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const TASK = defineTask({
+  name: "trees",
+  description: "the gradient-boosted trees baseline (the XGBoost row) and the X-BASE comparison",
   options: {
-    config: { type: "string", default: "configs/trees.json" },
-    split: { type: "string", default: "koppen" },
-    seed: { type: "string", default: "42" },
-    run: { type: "string" },
-    cv: { type: "boolean", default: false },
-    xbase: { type: "boolean", default: false },
-    with: { type: "string", multiple: true, default: [] },
-    "feature-set": { type: "string", default: "minimal" },
-    "min-days": { type: "string", default: "15" },
-    "month-qc": { type: "string", default: "0.8" },
+    config: opt.string("trees config (chosen by --cv on the Köppen split)", {
+      arg: "file.json",
+      default: "configs/trees.json",
+    }),
+    split: opt.choice(["koppen", "igbp"] as const, "site-holdout split", { default: "koppen" }),
+    seed: opt.int("split seed", { default: 42 }),
+    run: opt.name("the run folder under results/trees/", { defaultText: "<split>_s<seed>" }),
+    cv: opt.flag("choose hyper-parameters by k-fold site CV over the training sites"),
+    xbase: opt.flag("also hold out the X-BASE towers and compare with FLUXCOM-X-BASE"),
+    with: opt.custom("with --xbase: another model's predictions to compare (repeatable)", {
+      multiple: true,
+      arg: "LABEL=predictions.parquet",
+      type: "LABEL=file",
+      default: [] as { label: string; path: string }[],
+      defaultText: "none",
+      parse: (text) => {
+        const k = text.indexOf("=");
+        if (k < 1) throw new Error(`expected LABEL=path, got "${text}"`);
+        return [{ label: text.slice(0, k), path: text.slice(k + 1) }];
+      },
+    }),
+    "feature-set": opt.choice(["minimal", "meteo"] as const, "feature set", {
+      default: "minimal",
+    }),
+    "min-days": opt.int("X-BASE months: fewest valid days of a month", { min: 1, default: 15 }),
+    "month-qc": opt.number("X-BASE months: NEE QC threshold of a valid day", {
+      min: 0,
+      max: 1,
+      default: 0.8,
+    }),
   },
+  examples: [
+    "deno task trees",
+    "deno task trees --cv --split igbp",
+    "deno task trees --xbase --with TAM-RL=tamrl_predictions.parquet",
+  ],
 });
 
-function fail(message: string): never {
-  console.error(`tamflux trees: ${message}`);
-  Deno.exit(2);
-}
-if (values.split !== "koppen" && values.split !== "igbp") fail("--split must be koppen or igbp");
+const values = cli(TASK);
 const splitKind = values.split;
-const splitSeed = Number(values.seed);
-if (!Number.isInteger(splitSeed)) fail(`--seed must be an integer, not ${values.seed}`);
-if (values["feature-set"] !== "minimal" && values["feature-set"] !== "meteo") {
-  fail("--feature-set must be minimal or meteo");
-}
+const splitSeed = values.seed;
 const featureSet = values["feature-set"];
-const minValidDays = Number(values["min-days"]);
-const monthQc = Number(values["month-qc"]);
-const extra = (values.with as string[]).map((w) => {
-  const k = w.indexOf("=");
-  if (k < 1) fail(`--with needs LABEL=path, got ${w}`);
-  return { label: w.slice(0, k), path: w.slice(k + 1) };
-});
+const minValidDays = values["min-days"];
+const monthQc = values["month-qc"];
+const extra = values.with;
 
 let config = TreesConfigSchema.parse({});
 if (values.config) {
   const r = TreesConfigSchema.safeParse(JSON.parse(await Deno.readTextFile(values.config)));
   if (!r.success) {
     const i = r.error.issues[0];
-    fail(`${values.config}: ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new Error(`${values.config}: ${i.path.join(".") || "(root)"}: ${i.message}`);
   }
   config = r.data;
 }
@@ -269,7 +283,9 @@ if (values.xbase) {
     const rows = readPredictions(e.path);
     const seeds = [...new Set(rows.map((r) => r.seed))];
     if (seeds.length > 1) {
-      fail(`${e.path} has several seeds (${seeds.join(", ")}); pass an ensemble (seed -1) file`);
+      throw new UsageError(
+        `${e.path} has several seeds (${seeds.join(", ")}); pass an ensemble (seed -1) file`,
+      );
     }
     add(e.label, rows);
   }

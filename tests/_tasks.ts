@@ -1,18 +1,17 @@
 /**
- * Running the project's tasks as child processes in tests: `deno run -A tasks/<name>.ts ...` from
- * the project root, with stderr and stdout collected.
+ * Running the project's tasks as child processes in tests: `deno task -q <name> ...` from the
+ * project root (so with the permissions deno.json gives the task), stderr and stdout collected.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
 
-/** Run `tasks/<task>.ts` with `args`; `text` is stderr followed by stdout. */
+/** Run `deno task <task>` with `args`; `text` is stderr followed by stdout. */
 export async function runTask(
   task: string,
   args: string[],
 ): Promise<{ success: boolean; text: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(PROJECT_ROOT, "tasks", `${task}.ts`), ...args],
+    args: ["task", "-q", task, ...args],
     cwd: PROJECT_ROOT,
     stdout: "piped",
     stderr: "piped",

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, useBackend } from "../lib/backend.ts";
-import { fusedLstmKernels, lstmSequenceFused } from "../lib/models/fused_lstm.ts";
+import { fusedLstmKernels, lstmSequenceFused } from "../lib/models/kernels/fused_lstm.ts";
 
 const TOL = 1e-4;
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../lib/backend.ts";
-import { filmHidden, filmInput, leakyRelu, stepOf } from "../lib/models/fused_ops.ts";
-import { matMul } from "../lib/models/matmul.ts";
+import { filmHidden, filmInput, leakyRelu, stepOf } from "../lib/models/kernels/fused_ops.ts";
+import { matMul } from "../lib/models/kernels/matmul.ts";
 
 /** The same maths composed of TF.js ops (what autodiff differentiates). */
 const reference = {

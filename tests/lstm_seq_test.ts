@@ -2,12 +2,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../lib/backend.ts";
 import { mulberry32 } from "../lib/models/layers.ts";
-import {
-  fusedLstmStatus,
-  loadFusedLstm,
-  lstmSequence,
-  type LstmWeights,
-} from "../lib/models/lstm_seq.ts";
+import { lstmSequence } from "../lib/models/lstm_seq.ts";
+import type { LstmWeights } from "../lib/models/types.ts";
 
 await useBackend("cpu");
 
@@ -57,6 +53,9 @@ function layersLstm(
 }
 
 const B = 3, T = 7, IN = 4, H = 5;
+// The tests below up to the fused one check the reference implementation (the oracle); the
+// default impl is "fused".
+const REFERENCE = "reference" as const;
 // Sample 0 all steps; sample 1 gaps inside; sample 2 masked at both ends.
 const MASK = [
   [1, 1, 1, 1, 1, 1, 1],
@@ -70,7 +69,7 @@ for (const reverse of [false, true]) {
       const x = seeded([B, T, IN], 11) as tf.Tensor3D;
       const w = weightsFor(IN, H, 20);
       const mask = masked ? tf.tensor2d(MASK) : undefined;
-      const ours = lstmSequence(x, w, { reverse, mask });
+      const ours = lstmSequence(x, w, { reverse, mask, impl: REFERENCE });
       const theirs = layersLstm(x, w, { reverse, mask });
       assert.deepEqual(ours.sequence.shape, [B, T, H]);
       assert.deepEqual(ours.last.shape, [B, H]);
@@ -81,7 +80,7 @@ for (const reverse of [false, true]) {
       const fromSeq = tf.squeeze(tf.slice(ours.sequence, [0, lastStep, 0], [B, 1, H]), [1]);
       assert.ok(maxAbsDiff(ours.last, fromSeq) < 1e-7);
       // The sequences really differ between options (guards against a vacuous comparison).
-      const plain = lstmSequence(x, w);
+      const plain = lstmSequence(x, w, { impl: REFERENCE });
       if (reverse || masked) assert.ok(maxAbsDiff(plain.sequence, ours.sequence) > 1e-3);
       tf.dispose([x, w.kernel, w.recurrent, w.bias, ours.sequence, ours.last, theirs, fromSeq]);
       tf.dispose([plain.sequence, plain.last]);
@@ -94,7 +93,7 @@ Deno.test("lstmSequence: masked steps carry state and output over unchanged", ()
   const x = seeded([B, T, IN], 3) as tf.Tensor3D;
   const w = weightsFor(IN, H, 30);
   const mask = tf.tensor2d(MASK);
-  const { sequence, last } = lstmSequence(x, w, { mask });
+  const { sequence, last } = lstmSequence(x, w, { mask, impl: REFERENCE });
   const seq = sequence.arraySync();
   // Sample 1: steps 1 and 2 masked -> equal to step 0; sample 2: steps 0, 1 masked -> zeros.
   assert.deepEqual(seq[1][1], seq[1][0]);
@@ -129,7 +128,7 @@ Deno.test("lstmSequence: gradients reach kernel, recurrent and bias; no leaks", 
           kernel: vars.kernel as tf.Tensor2D,
           recurrent: vars.recurrent as tf.Tensor2D,
           bias: vars.bias as tf.Tensor1D,
-        }, { reverse: i === 1 }).sequence,
+        }, { reverse: i === 1, impl: REFERENCE }).sequence,
       ) as tf.Scalar, [vars.kernel, vars.recurrent, vars.bias]);
     for (const g of Object.values(grads)) {
       assert.ok(tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]) > 0);
@@ -144,35 +143,38 @@ Deno.test("lstmSequence: gradients reach kernel, recurrent and bias; no leaks", 
 Deno.test("lstmSequence: shape errors name the tensor", () => {
   const x = tf.zeros([2, 3, 4]) as tf.Tensor3D;
   const w = weightsFor(5, 2, 1);
-  assert.throws(() => lstmSequence(x, w), /kernel must be \[In=4/);
+  for (const impl of ["reference", "fused"] as const) {
+    assert.throws(() => lstmSequence(x, w, { impl }), /kernel must be \[In=4/);
+  }
   const w2 = weightsFor(4, 2, 1);
-  assert.throws(() => lstmSequence(x, w2, { mask: tf.ones([2, 4]) as tf.Tensor2D }), /mask/);
+  for (const impl of ["reference", "fused"] as const) {
+    const mask = tf.ones([2, 4]) as tf.Tensor2D;
+    assert.throws(() => lstmSequence(x, w2, { mask, impl }), /mask/);
+    mask.dispose();
+  }
   tf.dispose([x, w.kernel, w.recurrent, w.bias, w2.kernel, w2.recurrent, w2.bias]);
 });
 
-Deno.test("lstmSequence: impl fused dispatches to fused_lstm.ts or fails clearly", async () => {
-  const available = await loadFusedLstm();
+Deno.test("lstmSequence: impl fused (the default) equals the reference", () => {
   const x = seeded([B, T, IN], 9) as tf.Tensor3D;
   const w = weightsFor(IN, H, 50);
-  if (!available) {
-    assert.throws(() => lstmSequence(x, w, { impl: "fused" }), /impl "fused" is not available/);
-    assert.match(fusedLstmStatus().reason, /fused_lstm\.ts/);
-  } else {
-    const mask = tf.tensor2d(MASK);
-    for (const reverse of [false, true]) {
-      const ref = lstmSequence(x, w, { reverse, mask });
-      const fused = lstmSequence(x, w, { reverse, mask, impl: "fused" });
-      assert.ok(maxAbsDiff(ref.sequence, fused.sequence) < 1e-4);
-      assert.ok(maxAbsDiff(ref.last, fused.last) < 1e-4);
-      tf.dispose([ref.sequence, ref.last, fused.sequence, fused.last]);
-    }
-    mask.dispose();
+  const mask = tf.tensor2d(MASK);
+  for (const reverse of [false, true]) {
+    const ref = lstmSequence(x, w, { reverse, mask, impl: REFERENCE });
+    const fused = lstmSequence(x, w, { reverse, mask, impl: "fused" });
+    const byDefault = lstmSequence(x, w, { reverse, mask });
+    assert.ok(maxAbsDiff(ref.sequence, fused.sequence) < 1e-4);
+    assert.ok(maxAbsDiff(ref.last, fused.last) < 1e-4);
+    assert.equal(maxAbsDiff(byDefault.sequence, fused.sequence), 0);
+    tf.dispose([ref.sequence, ref.last, fused.sequence, fused.last]);
+    tf.dispose([byDefault.sequence, byDefault.last]);
   }
+  mask.dispose();
   tf.dispose([x, w.kernel, w.recurrent, w.bias]);
 });
 
 Deno.test("matMul: same value and gradients as tf.matMul (packed GEMM and fallback shapes)", async () => {
-  const { matMul } = await import("../lib/models/matmul.ts");
+  const { matMul } = await import("../lib/models/kernels/matmul.ts");
   // [m, k, n]: all on tf.matMul (n = 3); all in the GEMM on wasm; the input gradient on
   // tf.matMul (k = 5). On cpu everything runs on tf.matMul.
   const cases = [[5, 4, 3], [13, 16, 24], [13, 5, 16]];

@@ -381,17 +381,11 @@ Deno.test("cpu and wasm backends give the same predictions and gradients (1e-4)"
   }
 });
 
-Deno.test("lstmImpl fused: same predictions as the reference, or a clear error", async () => {
-  const { fusedLstmStatus, loadFusedLstm } = await import("../lib/models/lstm_seq.ts");
-  const available = await loadFusedLstm();
+Deno.test("lstmImpl fused (the default): same predictions as the reference", () => {
   const raw = { name: "tamrl" as const, hidden: H, latent: Z, layers: 2 };
-  if (!available) {
-    assert.throws(() => build({ ...raw, lstmImpl: "fused" }), /lstmImpl "fused" is not available/);
-    assert.match(fusedLstmStatus().reason, /fused_lstm\.ts/);
-    return;
-  }
-  const ref = build(raw, 3);
-  const fused = build({ ...raw, lstmImpl: "fused" }, 3);
+  assert.equal(parseModelConfig(raw).lstmImpl, "fused");
+  const ref = build({ ...raw, lstmImpl: "reference" }, 3);
+  const fused = build(raw, 3);
   const input = makeInput(1100);
   const a = ref.apply(input);
   const b = fused.apply(input);

@@ -455,10 +455,11 @@ Deno.test("bad inputs: each gets an error naming the file and the column", async
 Deno.test("deno task predict: writes the table; on bad input exits 1 and writes nothing", async () => {
   const run = async (dataDir: string, out: string) => {
     const cmd = new Deno.Command(Deno.execPath(), {
+      // through deno.json, so with the task's own permissions
       args: [
-        "run",
-        "-A",
-        join(ROOT, "tasks/predict.ts"),
+        "task",
+        "-q",
+        "predict",
         "--run",
         ensembleDir,
         "--data",
@@ -472,6 +473,7 @@ Deno.test("deno task predict: writes the table; on bad input exits 1 and writes 
         "--backend",
         "cpu",
       ],
+      cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
     });

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { packedASize } from "../lib/models/wasm_gemm.ts";
-import { compiledKernels, kernelModuleBytes, kernelsFor } from "../lib/models/wasm_kernels.ts";
+import { packedASize } from "../lib/models/kernels/wasm_gemm.ts";
+import {
+  compiledKernels,
+  kernelModuleBytes,
+  kernelsFor,
+} from "../lib/models/kernels/wasm_kernels.ts";
 import { mulberry32 } from "../lib/data/random.ts";
 
 /** A memory with the kernels bound, a bump allocator and a seeded filler. */

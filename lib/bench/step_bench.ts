@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { useBackend } from "../backend.ts";
-import { fusedLstmKernels } from "../models/fused_lstm.ts";
+import { fusedLstmKernels } from "../models/kernels/fused_lstm.ts";
 import { buildModel, type FluxModel, parseModelConfig } from "../models/mod.ts";
 import type { Batch } from "../train/contracts.ts";
 import type { LossOptions } from "../train/loss.ts";

@@ -43,8 +43,34 @@ export function seededRng(seed: number): Rng {
   return mulberry32((Math.trunc(seed) ^ 0x9e3779b9) >>> 0);
 }
 
+/** The 32-bit FNV-1a offset basis (the start value of {@linkcode fnv1a}). */
+export const FNV1A_OFFSET = 0x811c9dc5;
+
 /**
- * Derive a seed from a base seed and a string (FNV-1a), for independent reproducible streams.
+ * 32-bit FNV-1a: from `start`, for each unit (a string's UTF-16 code units, or the numbers given),
+ * `h = (h ^ unit) * 16777619 mod 2^32`. The one FNV-1a of the library: `deriveSeed` here,
+ * `deriveSeed` of lib/train/seed.ts and `seedFor` of lib/models/layers.ts all use it.
+ *
+ * @example
+ * ```ts
+ * import { fnv1a } from "./random.ts";
+ * console.log(fnv1a("") === 0x811c9dc5); // true
+ * console.log(fnv1a("a") === fnv1a([97])); // true
+ * ```
+ */
+export function fnv1a(units: string | ArrayLike<number>, start: number = FNV1A_OFFSET): number {
+  let h = start >>> 0;
+  const text = typeof units === "string" ? units : null;
+  for (let i = 0; i < units.length; i++) {
+    h ^= text === null ? (units as ArrayLike<number>)[i] : text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * Derive a seed from a base seed and a string (FNV-1a from the offset basis xor the seed), for
+ * independent reproducible streams.
  *
  * @example
  * ```ts
@@ -53,12 +79,7 @@ export function seededRng(seed: number): Rng {
  * ```
  */
 export function deriveSeed(seed: number, label: string): number {
-  let h = (0x811c9dc5 ^ Math.trunc(seed)) >>> 0;
-  for (let i = 0; i < label.length; i++) {
-    h ^= label.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
+  return fnv1a(label, FNV1A_OFFSET ^ Math.trunc(seed));
 }
 
 /**

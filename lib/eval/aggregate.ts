@@ -248,7 +248,15 @@ export function aggregateSites(
 export function seedSpread(
   sites: readonly SiteMetricRow[],
   metric: MetricName,
-): { model: string; flux: Flux; seeds: number; mean: number; sd: number }[] {
+): {
+  model: string;
+  flux: Flux;
+  seeds: number;
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
+}[] {
   const perSeed = aggregateSites(sites.filter((s) => s.seed >= 0));
   const groups = new Map<string, number[]>();
   for (const a of perSeed) {
@@ -262,7 +270,15 @@ export function seedSpread(
     const [model, flux] = k.split("\u0000") as [string, Flux];
     const m = values.reduce((a, b) => a + b, 0) / values.length;
     const sd = Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / values.length);
-    out.push({ model, flux, seeds: values.length, mean: m, sd });
+    out.push({
+      model,
+      flux,
+      seeds: values.length,
+      mean: m,
+      sd,
+      min: Math.min(...values),
+      max: Math.max(...values),
+    });
   }
   return out;
 }

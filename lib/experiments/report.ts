@@ -40,6 +40,7 @@ import {
   readPredictions,
 } from "../eval/predictions.ts";
 import { multiScaleMetrics } from "../eval/scales.ts";
+import { describeSignificance, significanceTable } from "../eval/significance_table.ts";
 import {
   collectXbaseDays,
   compareXbase,
@@ -94,6 +95,8 @@ export interface ReportResult {
   main: Record<string, AggregateRow[]>;
   /** Rows dropped by the alignment, per split and model. */
   alignmentDropped: Record<string, Record<string, number>>;
+  /** Per split: which TAM-RL margins are resolved at 95 % (first QC threshold), in one sentence. */
+  significance: Record<string, string>;
 }
 
 function qcSuffix(qc: number, first: number): string {
@@ -178,6 +181,7 @@ export async function buildReport(runDir: string, options: ReportOptions): Promi
     figures: [],
     main: {},
     alignmentDropped: {},
+    significance: {},
   };
   if (!markers.length) {
     log(`no finished units under ${join(runDir, "units")}; nothing to tabulate`);
@@ -275,6 +279,14 @@ export async function buildReport(runDir: string, options: ReportOptions): Promi
       }
       await write(rename(main, suffix, titleExtra));
       const mainModels = MAIN_MODELS.filter((m) => byLabel.has(m));
+      if (byLabel.has("tamrl") && mainModels.length > 1) {
+        const sig = significanceTable(sm.sites, context, {
+          models: mainModels,
+          perSeed: qc === qcThresholds[0] ? perSeedSites : undefined,
+        });
+        await write(rename(sig.table, suffix, titleExtra));
+        if (qc === qcThresholds[0]) result.significance[split] = describeSignificance(sig.summary);
+      }
       await write(rename(
         groupTable(aggregateSites(sm.sites, { by: "KOPPEN_MAIN" }), {
           ...context,

@@ -8,15 +8,10 @@ import * as tf from "@tensorflow/tfjs";
 import { type ModelConfig, ModelConfigSchema } from "./config.ts";
 import { createCtLstm } from "./ctlstm.ts";
 import { createLstm, lstmLayerName } from "./lstm.ts";
-import { fusedLstmStatus, loadFusedLstm } from "./lstm_seq.ts";
 import { createMlp } from "./mlp.ts";
 import { createTamLstm } from "./tamlstm.ts";
 import { createTamRl } from "./tamrl.ts";
 import type { FluxModel, ModelDims } from "./types.ts";
-
-// Probe for the fused LSTM kernel once, so that buildModel (synchronous) can use it. Done here and
-// not in lstm_seq.ts, which fused_lstm.ts may import (a top-level await there could deadlock).
-await loadFusedLstm();
 
 /**
  * Build a model from its (validated) config and the input widths, with seeded initial weights:
@@ -39,12 +34,6 @@ export function buildModel(
   options: { seed: number },
 ): FluxModel {
   const checked = ModelConfigSchema.parse(config);
-  if (checked.lstmImpl === "fused" && !fusedLstmStatus().available) {
-    throw new Error(
-      `buildModel: lstmImpl "fused" is not available (${fusedLstmStatus().reason}); ` +
-        `use lstmImpl "reference"`,
-    );
-  }
   switch (checked.name) {
     case "lstm":
       return createLstm(checked, dims, options);

@@ -12,7 +12,7 @@ export const MODEL_NAMES = ["lstm", "ctlstm", "tamlstm", "tamrl", "mlp"] as cons
 /** One of {@linkcode MODEL_NAMES}. */
 export type ModelName = typeof MODEL_NAMES[number];
 
-/** The LSTM implementations: the op-by-op reference, or the fused kernel of `fused_lstm.ts`. */
+/** The LSTM implementations: the op-by-op reference, or the fused kernel of `kernels/fused_lstm.ts`. */
 export type LstmImpl = "reference" | "fused";
 
 const positiveInt = z.number().int().positive();
@@ -28,7 +28,8 @@ const positiveInt = z.number().int().positive();
  *   layer (before the head) and after each hidden MLP layer;
  * - `mlpWidths`: hidden widths of the memory-less `mlp` model;
  * - `leakySlope`: negative slope of the encoder's LeakyReLU;
- * - `lstmImpl`: "reference" (lstm_seq.ts) or "fused" (fused_lstm.ts).
+ * - `lstmImpl`: "fused" (the default: kernels/fused_lstm.ts, 4-5x faster) or "reference" (plain
+ *   TF.js ops in lstm_seq.ts: the test oracle and the "before" of the speed-up).
  */
 export const ModelConfigSchema = z.object({
   name: z.enum(MODEL_NAMES),
@@ -39,7 +40,7 @@ export const ModelConfigSchema = z.object({
   dropout: z.number().min(0).lt(1).default(0),
   mlpWidths: z.array(positiveInt).min(1).default([128, 128]),
   leakySlope: z.number().min(0).default(0.2),
-  lstmImpl: z.enum(["reference", "fused"]).default("reference"),
+  lstmImpl: z.enum(["reference", "fused"]).default("fused"),
 }).strict();
 
 /** A validated model configuration (all defaults filled in). */

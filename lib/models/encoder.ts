@@ -11,10 +11,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { leakyRelu } from "./fused_ops.ts";
+import { leakyRelu } from "./kernels/fused_ops.ts";
 import type { LstmImpl } from "./config.ts";
 import { dense, type DenseWeights, type VariableStore } from "./layers.ts";
-import { lstmSequence, type LstmWeights } from "./lstm_seq.ts";
+import { lstmSequence } from "./lstm_seq.ts";
+import type { LstmWeights } from "./types.ts";
 
 /** The task encoder's parts. */
 export interface EncoderParts {

@@ -10,9 +10,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmWeights } from "./lstm_seq.ts";
-import { filmHidden, filmInput } from "./fused_ops.ts";
-import { matMul } from "./matmul.ts";
+import { fnv1a, mulberry32 } from "../data/random.ts";
+import type { LstmWeights } from "./types.ts";
+import { filmHidden, filmInput } from "./kernels/fused_ops.ts";
+import { matMul } from "./kernels/matmul.ts";
 
 /**
  * A 32-bit seed for `name` under the model seed `seed` (FNV-1a over "seed/name").
@@ -24,17 +25,10 @@ import { matMul } from "./matmul.ts";
  * ```
  */
 export function seedFor(seed: number, name: string): number {
-  const text = `${seed}/${name}`;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash >>> 0;
+  return fnv1a(`${seed}/${name}`);
 }
 
 /** A seeded uniform generator on [0, 1) (mulberry32 from a raw state; see lib/data/random.ts). */
-import { mulberry32 } from "../data/random.ts";
 export { mulberry32 };
 
 /**

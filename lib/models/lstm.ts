@@ -11,7 +11,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { LstmImpl, ModelConfig } from "./config.ts";
 import { dense, type DenseWeights, VariableStore } from "./layers.ts";
-import { lstmSequence, type LstmWeights } from "./lstm_seq.ts";
+import { lstmSequence } from "./lstm_seq.ts";
+import type { LstmWeights } from "./types.ts";
 import { checkDims, createFluxModel, type ForwardContext } from "./model_base.ts";
 import type { FluxModel, ModelDims } from "./types.ts";
 

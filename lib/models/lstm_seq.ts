@@ -5,22 +5,17 @@
  *
  * Gate order i, f, g (cell candidate), o, exactly as `tf.layers.lstm` lays out its kernel,
  * recurrent kernel and bias (with `recurrentActivation: "sigmoid"`; tf.layers defaults to
- * hard-sigmoid). The reference implementation is plain TF.js ops (differentiable by autodiff); the
- * "fused" implementation lives in `fused_lstm.ts` (written separately) and is loaded with
- * {@linkcode loadFusedLstm}.
+ * hard-sigmoid). The "fused" implementation (the default) is `kernels/fused_lstm.ts`: one
+ * `tf.customGrad` op per sequence over WebAssembly kernels. The reference implementation is plain
+ * TF.js ops (differentiable by autodiff): the oracle the fused one is tested against.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmImpl } from "./config.ts";
-import { matMul } from "./matmul.ts";
-
-/** LSTM weights: kernel `[In, 4H]`, recurrent kernel `[H, 4H]`, bias `[4H]`; gates i, f, g, o. */
-export interface LstmWeights {
-  kernel: tf.Tensor2D;
-  recurrent: tf.Tensor2D;
-  bias: tf.Tensor1D;
-}
+import { checkLstmShapes, lstmSequenceFused } from "./kernels/fused_lstm.ts";
+import { matMul } from "./kernels/matmul.ts";
+import type { LstmWeights } from "./types.ts";
 
 /** Options of {@linkcode lstmSequence}. */
 export interface LstmSequenceOptions {
@@ -28,7 +23,7 @@ export interface LstmSequenceOptions {
   reverse?: boolean;
   /** `[B, T]`, 1 = step used, 0 = step skipped: state and output carried over (tf.layers masking). */
   mask?: tf.Tensor2D;
-  /** "reference" (default) or "fused" (needs `await loadFusedLstm()` first). */
+  /** "fused" (default) or "reference" (plain TF.js ops, the test oracle). */
   impl?: LstmImpl;
 }
 
@@ -47,81 +42,13 @@ export type LstmSequenceFn = (
   options?: LstmSequenceOptions,
 ) => LstmSequenceResult;
 
-let fusedFn: LstmSequenceFn | null = null;
-let fusedReason = 'not loaded yet: call `await loadFusedLstm()` once before using impl "fused"';
-
-/**
- * Try to load `lstmSequenceFused` from `lib/models/fused_lstm.ts`. Resolves to true when it is
- * available; otherwise {@linkcode fusedLstmStatus} tells why. Safe to call many times.
- *
- * @example
- * ```ts
- * import { fusedLstmStatus, loadFusedLstm } from "./lstm_seq.ts";
- * if (!(await loadFusedLstm())) console.log(fusedLstmStatus().reason);
- * ```
- */
-export async function loadFusedLstm(): Promise<boolean> {
-  if (fusedFn !== null) return true;
-  try {
-    const mod = await import("./fused_lstm.ts") as unknown as Record<string, unknown>;
-    const fn = mod["lstmSequenceFused"];
-    if (typeof fn === "function") {
-      fusedFn = fn as LstmSequenceFn;
-      fusedReason = "loaded";
-      return true;
-    }
-    fusedReason = "lib/models/fused_lstm.ts does not export a function `lstmSequenceFused`";
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    fusedReason = `lib/models/fused_lstm.ts could not be loaded: ${message}`;
-  }
-  return false;
-}
-
-/**
- * Whether the fused LSTM is loaded, and if not, why.
- *
- * @example
- * ```ts
- * import { fusedLstmStatus } from "./lstm_seq.ts";
- * console.log(fusedLstmStatus().available);
- * ```
- */
-export function fusedLstmStatus(): { available: boolean; reason: string } {
-  return { available: fusedFn !== null, reason: fusedReason };
-}
-
-function checkShapes(x: tf.Tensor3D, weights: LstmWeights, mask?: tf.Tensor2D): number {
-  if (x.rank !== 3) throw new Error(`lstmSequence: x must be [B, T, In], got [${x.shape}]`);
-  const [batch, steps, nIn] = x.shape;
-  const { kernel, recurrent, bias } = weights;
-  const hidden = recurrent.shape[0];
-  if (recurrent.rank !== 2 || recurrent.shape[1] !== 4 * hidden) {
-    throw new Error(`lstmSequence: recurrent kernel must be [H, 4H], got [${recurrent.shape}]`);
-  }
-  if (kernel.rank !== 2 || kernel.shape[0] !== nIn || kernel.shape[1] !== 4 * hidden) {
-    throw new Error(
-      `lstmSequence: kernel must be [In=${nIn}, 4H=${4 * hidden}], got [${kernel.shape}]`,
-    );
-  }
-  if (bias.rank !== 1 || bias.shape[0] !== 4 * hidden) {
-    throw new Error(`lstmSequence: bias must be [4H=${4 * hidden}], got [${bias.shape}]`);
-  }
-  if (
-    mask !== undefined && (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== steps)
-  ) {
-    throw new Error(`lstmSequence: mask must be [B=${batch}, T=${steps}], got [${mask.shape}]`);
-  }
-  return hidden;
-}
-
 function referenceLstm(
   x: tf.Tensor3D,
   weights: LstmWeights,
   reverse: boolean,
   mask: tf.Tensor2D | undefined,
 ): LstmSequenceResult {
-  const hidden = checkShapes(x, weights, mask);
+  const hidden = checkLstmShapes(x, weights, { caller: "lstmSequence", mask });
   const [batch, steps, nIn] = x.shape;
   return tf.tidy(() => {
     // The input projection of every step at once: [B*T, In] x [In, 4H] + bias.
@@ -181,12 +108,9 @@ export function lstmSequence(
   weights: LstmWeights,
   options: LstmSequenceOptions = {},
 ): LstmSequenceResult {
-  const impl = options.impl ?? "reference";
+  const impl = options.impl ?? "fused";
   if (impl === "fused") {
-    if (fusedFn === null) {
-      throw new Error(`lstmSequence: impl "fused" is not available (${fusedReason})`);
-    }
-    return fusedFn(x, weights, { reverse: options.reverse, mask: options.mask });
+    return lstmSequenceFused(x, weights, { reverse: options.reverse, mask: options.mask });
   }
   if (impl !== "reference") throw new Error(`lstmSequence: unknown impl "${impl}"`);
   return referenceLstm(x, weights, options.reverse ?? false, options.mask);

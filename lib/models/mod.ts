@@ -1,6 +1,7 @@
 /**
  * tamflux neural models: lstm, ctlstm, tamlstm, tamrl and mlp, the shared LSTM, and weight
- * (de)serialisation.
+ * (de)serialisation. The compute kernels under them (fused LSTM, GEMM, element-wise ops, the
+ * WebAssembly assembler) are in `./kernels/mod.ts`; the gradient-boosted trees in `./trees/mod.ts`.
  *
  * @example
  * ```ts

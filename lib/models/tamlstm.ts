@@ -26,7 +26,7 @@ import {
   modulateInput,
   VariableStore,
 } from "./layers.ts";
-import type { LstmWeights } from "./lstm_seq.ts";
+import type { LstmWeights } from "./types.ts";
 import { addLstmStack, runLstmStack } from "./lstm.ts";
 import { checkDims, createFluxModel, type ForwardContext } from "./model_base.ts";
 import type { FluxModel, ModelDims } from "./types.ts";

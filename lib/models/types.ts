@@ -6,6 +6,13 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { ModelConfig, ModelName } from "./config.ts";
 
+/** LSTM weights: kernel `[In, 4H]`, recurrent kernel `[H, 4H]`, bias `[4H]`; gates i, f, g, o. */
+export interface LstmWeights {
+  kernel: tf.Tensor2D;
+  recurrent: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
+
 /** What a model reads from a batch. `support` is required by tamrl only. */
 export interface ModelInput {
   /** `[B, T, F]` standardized dynamic features. */

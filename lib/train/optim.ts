@@ -5,8 +5,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { ADAM_CONSTANTS } from "../models/wasm_adam.ts";
-import { activeWasmHeap } from "../models/wasm_kernels.ts";
+import { ADAM_CONSTANTS } from "../models/kernels/wasm_adam.ts";
+import { activeWasmHeap } from "../models/kernels/wasm_kernels.ts";
 
 /** Settings of the optimizer. */
 export interface OptimizerOptions {

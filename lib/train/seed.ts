@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fnv1a } from "../data/random.ts";
 
 /**
  * A 31-bit seed derived from a base seed and a position (FNV-1a over the numbers, then a
@@ -17,19 +18,15 @@
  * ```
  */
 export function deriveSeed(seed: number, ...position: number[]): number {
-  let h = 0x811c9dc5;
+  // Five bytes per number: the low 32 bits little-endian, then the low byte of the part above 2^32.
+  const bytes: number[] = [];
   for (const n of [seed, ...position]) {
     if (!Number.isInteger(n)) throw new Error(`deriveSeed: ${n} is not an integer`);
-    let v = n >>> 0;
-    for (let i = 0; i < 4; i++) {
-      h ^= v & 0xff;
-      h = Math.imul(h, 0x01000193);
-      v >>>= 8;
-    }
-    // also mix the high part of numbers above 2^32
-    h ^= Math.floor(n / 0x100000000) & 0xff;
-    h = Math.imul(h, 0x01000193);
+    const v = n >>> 0;
+    bytes.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
+    bytes.push(Math.floor(n / 0x100000000) & 0xff);
   }
+  let h = fnv1a(bytes);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -81,6 +81,39 @@ interface Split {
   right: [number, number, number];
 }
 
+/** The rows that take part in boosting and their weights (see {@linkcode usableRows}). */
+interface UsableRows {
+  usable: number[];
+  /** Weight per row (0 for rows left out). */
+  weight: Float64Array;
+  /** Sum of the weights, and of weight times target, over the usable rows. */
+  sw: number;
+  swy: number;
+  droppedMissingTarget: number;
+  droppedZeroWeight: number;
+}
+
+/** What the boosting steps share: the binned data, the per-row buffers and the histogram pool. */
+interface BoostState {
+  cfg: ResolvedGbmConfig;
+  F: number;
+  y: ArrayLike<number>;
+  binned: BinnedMatrix;
+  usable: number[];
+  weight: Float64Array;
+  /** Every usable row has weight 1 (the hessian is the count). */
+  unitWeights: boolean;
+  pred: Float64Array;
+  grad: Float64Array;
+  hess: Float64Array;
+  /** The sampled rows of the current tree, partitioned node by node; `scratch` for partitioning. */
+  rows: Uint32Array;
+  scratch: Uint32Array;
+  importance: Float64Array;
+  /** Histograms (F * NB * 3: G, H, count per bin) not in use. */
+  pool: Float64Array[];
+}
+
 /**
  * Fit a booster to targets `y` (NaN = missing) from features `x`.
  *
@@ -117,7 +150,83 @@ export function fitGbm(
   }
   const t1 = performance.now();
 
-  // usable rows
+  const { usable, weight, sw, swy, droppedMissingTarget, droppedZeroWeight } = usableRows(y, w);
+  const baseScore = swy / sw;
+  let unitWeights = true;
+  for (const i of usable) if (weight[i] !== 1) unitWeights = false;
+  const state: BoostState = {
+    cfg,
+    F,
+    y,
+    binned,
+    usable,
+    weight,
+    unitWeights,
+    pred: new Float64Array(n).fill(baseScore),
+    grad: new Float64Array(n),
+    hess: new Float64Array(n),
+    rows: new Uint32Array(usable.length),
+    scratch: new Uint32Array(usable.length),
+    importance: new Float64Array(F),
+    pool: [],
+  };
+  const rng = seededRng(deriveSeed(cfg.seed, "gbm"));
+  const trees: Tree[] = [];
+  const trainRmse: number[] = [];
+  const validRmse: number[] = [];
+  let leaves = 0;
+
+  const valid = options.valid;
+  let validPred: Float64Array | null = null;
+  if (valid) {
+    checkValid(valid, x);
+    validPred = new Float64Array(valid.x.nRows).fill(baseScore);
+  }
+
+  for (let tIdx = 0; tIdx < cfg.nTrees; tIdx++) {
+    const sums = gradientsAndRowSample(state, rng);
+    const active = featureSample(F, Math.max(1, Math.round(cfg.colsample * F)), rng);
+    const grown = growTree(state, active, sums);
+    leaves += grown.leaves;
+    const tree = grown.tree;
+    trees.push(tree);
+    addTreePredictionsBinned(tree, binned, state.pred);
+
+    const tr = trainingRmse(state, sw);
+    trainRmse.push(tr);
+    let vr: number | null = null;
+    if (valid && validPred) {
+      vr = addValidationTree(tree, valid, validPred);
+      validRmse.push(vr);
+    }
+    options.onTree?.(tIdx, tr, vr);
+  }
+  const t2 = performance.now();
+
+  return {
+    model: {
+      config: cfg,
+      featureNames: x.names.slice(),
+      baseScore,
+      trees,
+      importance: state.importance,
+    },
+    report: {
+      rows: usable.length,
+      droppedMissingTarget,
+      droppedZeroWeight,
+      trees: trees.length,
+      leaves,
+      seconds: { binning: (t1 - t0) / 1000, boosting: (t2 - t1) / 1000 },
+      trainRmse,
+      validRmse,
+    },
+  };
+}
+
+/** The rows with a target and a positive weight; missing targets and zero weights counted. */
+function usableRows(y: ArrayLike<number>, w: ArrayLike<number> | undefined): UsableRows {
+  const n = y.length;
   const usable: number[] = [];
   let droppedMissingTarget = 0, droppedZeroWeight = 0;
   const weight = new Float64Array(n);
@@ -143,261 +252,261 @@ export function fitGbm(
     swy += wi * yi;
   }
   if (usable.length === 0) throw new Error("trees: no row with a target and a positive weight");
-  const baseScore = swy / sw;
+  return { usable, weight, sw, swy, droppedMissingTarget, droppedZeroWeight };
+}
 
-  const pred = new Float64Array(n).fill(baseScore);
-  const grad = new Float64Array(n);
-  const hess = new Float64Array(n);
-  const rows = new Uint32Array(usable.length);
-  const scratch = new Uint32Array(usable.length);
-  const rng = seededRng(deriveSeed(cfg.seed, "gbm"));
-  const trees: Tree[] = [];
-  const importance = new Float64Array(F);
-  const trainRmse: number[] = [];
-  const validRmse: number[] = [];
+/** The validation rows must have as many targets as rows and the training columns, in order. */
+function checkValid(valid: { x: FeatureMatrix; y: ArrayLike<number> }, x: FeatureMatrix): void {
+  checkMatrix(valid.x, { source: "validation matrix" });
+  if (valid.y.length !== valid.x.nRows) throw new Error("trees: validation targets mismatch");
+  valid.x.names.forEach((nm, j) => {
+    if (nm !== x.names[j]) {
+      throw new Error(`trees: validation column ${j} is ${nm}, not ${x.names[j]}`);
+    }
+  });
+}
+
+/**
+ * The gradients and hessians of every usable row at the current predictions, and the row sample
+ * of the next tree (into `state.rows`); returns the sample's sums [G, H, count].
+ */
+function gradientsAndRowSample(
+  state: BoostState,
+  rng: () => number,
+): [number, number, number] {
+  const { cfg, usable, weight, pred, y, grad, hess, rows } = state;
+  let m = 0;
+  let G = 0, H = 0;
+  for (const i of usable) {
+    const gi = weight[i] * (pred[i] - (y[i] as number));
+    grad[i] = gi;
+    hess[i] = weight[i];
+    if (cfg.subsample >= 1 || rng() < cfg.subsample) {
+      rows[m++] = i;
+      G += gi;
+      H += weight[i];
+    }
+  }
+  return [G, H, m];
+}
+
+/** The features of the next tree: all of them, or `nColsample` drawn without replacement, sorted. */
+function featureSample(F: number, nColsample: number, rng: () => number): Int32Array {
+  const allFeatures = Int32Array.from({ length: F }, (_, j) => j);
+  if (nColsample >= F) return allFeatures;
+  const perm = allFeatures.slice();
+  for (let k = 0; k < nColsample; k++) {
+    const j = k + Math.floor(rng() * (F - k));
+    const tmp = perm[k];
+    perm[k] = perm[j];
+    perm[j] = tmp;
+  }
+  return perm.slice(0, nColsample).sort();
+}
+
+/** Grow one tree depth-wise on the sampled rows (`state.rows[0, count)`), from the root. */
+function growTree(
+  state: BoostState,
+  active: Int32Array,
+  sums: [number, number, number],
+): { tree: Tree; leaves: number } {
+  const { cfg, F, rows, scratch, importance } = state;
+  const { bins, binCount } = state.binned;
+  const edges = state.binned.edges.edges;
+  const lambda = cfg.lambda;
+  const histSize = F * NB * 3;
+  const take = () => state.pool.pop() ?? new Float64Array(histSize);
+  const give = (h: Float64Array) => state.pool.push(h);
+  const builder = new TreeBuilder();
+  const leafValue = (g: number, hh: number) => (-cfg.learningRate * g) / (hh + lambda);
   let leaves = 0;
 
-  const valid = options.valid;
-  let validPred: Float64Array | null = null;
-  if (valid) {
-    checkMatrix(valid.x, { source: "validation matrix" });
-    if (valid.y.length !== valid.x.nRows) throw new Error("trees: validation targets mismatch");
-    valid.x.names.forEach((nm, j) => {
-      if (nm !== x.names[j]) {
-        throw new Error(`trees: validation column ${j} is ${nm}, not ${x.names[j]}`);
-      }
-    });
-    validPred = new Float64Array(valid.x.nRows).fill(baseScore);
-  }
-
-  // histogram buffers
-  const histSize = F * NB * 3;
-  const pool: Float64Array[] = [];
-  const take = () => pool.pop() ?? new Float64Array(histSize);
-  const give = (h: Float64Array) => pool.push(h);
-  const nColsample = Math.max(1, Math.round(cfg.colsample * F));
-  const allFeatures = Int32Array.from({ length: F }, (_, j) => j);
-  const { bins, binCount } = binned;
-  const edges = binned.edges.edges;
-  const lambda = cfg.lambda;
-  let unitWeights = true;
-  for (const i of usable) if (weight[i] !== 1) unitWeights = false;
-
-  const buildHist = (h: Float64Array, active: Int32Array, start: number, end: number) => {
-    for (let a = 0; a < active.length; a++) {
-      const f = active[a];
-      h.fill(0, f * NB * 3, (f * NB + binCount[f]) * 3);
-    }
-    const nA = active.length;
-    if (unitWeights) {
-      // hessian = count: accumulate g and count only, fill h afterwards
-      for (let p = start; p < end; p++) {
-        const i = rows[p];
-        const gi = grad[i];
-        const base = i * F;
-        for (let a = 0; a < nA; a++) {
-          const f = active[a];
-          const k = ((f << 8) + bins[base + f]) * 3;
-          h[k] += gi;
-          h[k + 2] += 1;
-        }
-      }
-      for (let a = 0; a < nA; a++) {
-        const f = active[a];
-        for (let k = f * NB * 3, e = (f * NB + binCount[f]) * 3; k < e; k += 3) h[k + 1] = h[k + 2];
-      }
+  const grow = (
+    node: number,
+    start: number,
+    end: number,
+    hist: Float64Array,
+    depth: number,
+    sums: [number, number, number],
+  ) => {
+    const [g, hh, c] = sums;
+    const split = depth < cfg.maxDepth && c >= 2 * cfg.minSamplesLeaf
+      ? bestSplit(state, hist, active, g, hh, c)
+      : null;
+    if (!split) {
+      builder.value[node] = leafValue(g, hh);
+      leaves++;
+      give(hist);
       return;
     }
+    const f = split.feature;
+    const threshold = split.bin - 1 < edges[f].length ? edges[f][split.bin - 1] : Number.MAX_VALUE;
+    builder.split(node, f, split.bin, threshold, split.missingLeft);
+    importance[f] += split.gain;
+    // stable partition: left rows first
+    let l = start, r = 0;
     for (let p = start; p < end; p++) {
       const i = rows[p];
-      const gi = grad[i], hi = hess[i];
+      const b = bins[i * F + f];
+      const goLeft = b === 0 ? split.missingLeft : b <= split.bin;
+      if (goLeft) rows[l++] = i;
+      else scratch[r++] = i;
+    }
+    rows.set(scratch.subarray(0, r), l);
+    const mid = l;
+    // histogram of the smaller child; the larger one by subtraction from the parent's
+    const small = take();
+    const leftSmaller = mid - start <= end - mid;
+    if (leftSmaller) buildHistogram(state, small, active, start, mid);
+    else buildHistogram(state, small, active, mid, end);
+    for (let a = 0; a < active.length; a++) {
+      const ff = active[a];
+      const from = ff * NB * 3, to = (ff * NB + binCount[ff]) * 3;
+      for (let k = from; k < to; k++) hist[k] -= small[k];
+    }
+    const leftHist = leftSmaller ? small : hist;
+    const rightHist = leftSmaller ? hist : small;
+    const ln = builder.leaf(0);
+    const rn = builder.leaf(0);
+    builder.left[node] = ln;
+    builder.right[node] = rn;
+    grow(ln, start, mid, leftHist, depth + 1, split.left);
+    grow(rn, mid, end, rightHist, depth + 1, split.right);
+  };
+
+  const root = builder.leaf(0);
+  const rootHist = take();
+  buildHistogram(state, rootHist, active, 0, sums[2]);
+  grow(root, 0, sums[2], rootHist, 0, sums);
+  return { tree: builder.build(), leaves };
+}
+
+/** The histogram (G, H, count per bin of each active feature) of `state.rows[start, end)`. */
+function buildHistogram(
+  state: BoostState,
+  h: Float64Array,
+  active: Int32Array,
+  start: number,
+  end: number,
+): void {
+  const { F, rows, grad, hess, unitWeights } = state;
+  const { bins, binCount } = state.binned;
+  for (let a = 0; a < active.length; a++) {
+    const f = active[a];
+    h.fill(0, f * NB * 3, (f * NB + binCount[f]) * 3);
+  }
+  const nA = active.length;
+  if (unitWeights) {
+    // hessian = count: accumulate g and count only, fill h afterwards
+    for (let p = start; p < end; p++) {
+      const i = rows[p];
+      const gi = grad[i];
       const base = i * F;
       for (let a = 0; a < nA; a++) {
         const f = active[a];
         const k = ((f << 8) + bins[base + f]) * 3;
         h[k] += gi;
-        h[k + 1] += hi;
         h[k + 2] += 1;
       }
     }
-  };
-
-  const bestSplit = (
-    h: Float64Array,
-    active: Int32Array,
-    G: number,
-    H: number,
-    C: number,
-  ): Split | null => {
-    const parent = (G * G) / (H + lambda);
-    let best: Split | null = null;
-    let bestGain = cfg.minSplitGain;
-    for (let a = 0; a < active.length; a++) {
+    for (let a = 0; a < nA; a++) {
       const f = active[a];
-      const nb = binCount[f];
-      const m = f * NB * 3;
-      const mG = h[m], mH = h[m + 1], mC = h[m + 2];
-      let cG = 0, cH = 0, cC = 0;
-      // t = nb - 1 puts every value left: only useful to split off the missing rows
-      for (let t = 1; t <= nb - 1; t++) {
-        const k = (f * NB + t) * 3;
-        if (h[k + 2] === 0) continue; // same partition as threshold t - 1
-        cG += h[k];
-        cH += h[k + 1];
-        cC += h[k + 2];
-        for (let side = 0; side < (mC > 0 ? 2 : 1); side++) {
-          const lG = side ? cG + mG : cG;
-          const lH = side ? cH + mH : cH;
-          const lC = side ? cC + mC : cC;
-          const rG = G - lG, rH = H - lH, rC = C - lC;
-          if (lC < cfg.minSamplesLeaf || rC < cfg.minSamplesLeaf) continue;
-          if (lH < cfg.minChildWeight || rH < cfg.minChildWeight) continue;
-          const gain = 0.5 * ((lG * lG) / (lH + lambda) + (rG * rG) / (rH + lambda) - parent);
-          if (gain > bestGain + 1e-12 * Math.abs(parent)) {
-            bestGain = gain;
-            best = {
-              feature: f,
-              bin: t,
-              missingLeft: side === 1,
-              gain,
-              left: [lG, lH, lC],
-              right: [rG, rH, rC],
-            };
-          }
-        }
-        if (cC + mC >= C) break; // no row in higher bins
-      }
+      for (let k = f * NB * 3, e = (f * NB + binCount[f]) * 3; k < e; k += 3) h[k + 1] = h[k + 2];
     }
-    return best;
-  };
-
-  for (let tIdx = 0; tIdx < cfg.nTrees; tIdx++) {
-    // gradients and the row sample
-    let m = 0;
-    let G = 0, H = 0;
-    for (const i of usable) {
-      const gi = weight[i] * (pred[i] - (y[i] as number));
-      grad[i] = gi;
-      hess[i] = weight[i];
-      if (cfg.subsample >= 1 || rng() < cfg.subsample) {
-        rows[m++] = i;
-        G += gi;
-        H += weight[i];
-      }
-    }
-    let active = allFeatures;
-    if (nColsample < F) {
-      const perm = allFeatures.slice();
-      for (let k = 0; k < nColsample; k++) {
-        const j = k + Math.floor(rng() * (F - k));
-        const tmp = perm[k];
-        perm[k] = perm[j];
-        perm[j] = tmp;
-      }
-      active = perm.slice(0, nColsample).sort();
-    }
-
-    const builder = new TreeBuilder();
-    const leafValue = (g: number, hh: number) => (-cfg.learningRate * g) / (hh + lambda);
-
-    const grow = (
-      node: number,
-      start: number,
-      end: number,
-      hist: Float64Array,
-      depth: number,
-      sums: [number, number, number],
-    ) => {
-      const [g, hh, c] = sums;
-      const split = depth < cfg.maxDepth && c >= 2 * cfg.minSamplesLeaf
-        ? bestSplit(hist, active, g, hh, c)
-        : null;
-      if (!split) {
-        builder.value[node] = leafValue(g, hh);
-        leaves++;
-        give(hist);
-        return;
-      }
-      const f = split.feature;
-      const threshold = split.bin - 1 < edges[f].length
-        ? edges[f][split.bin - 1]
-        : Number.MAX_VALUE;
-      builder.split(node, f, split.bin, threshold, split.missingLeft);
-      importance[f] += split.gain;
-      // stable partition: left rows first
-      let l = start, r = 0;
-      for (let p = start; p < end; p++) {
-        const i = rows[p];
-        const b = bins[i * F + f];
-        const goLeft = b === 0 ? split.missingLeft : b <= split.bin;
-        if (goLeft) rows[l++] = i;
-        else scratch[r++] = i;
-      }
-      rows.set(scratch.subarray(0, r), l);
-      const mid = l;
-      // histogram of the smaller child; the larger one by subtraction from the parent's
-      const small = take();
-      const leftSmaller = mid - start <= end - mid;
-      if (leftSmaller) buildHist(small, active, start, mid);
-      else buildHist(small, active, mid, end);
-      for (let a = 0; a < active.length; a++) {
-        const ff = active[a];
-        const from = ff * NB * 3, to = (ff * NB + binCount[ff]) * 3;
-        for (let k = from; k < to; k++) hist[k] -= small[k];
-      }
-      const leftHist = leftSmaller ? small : hist;
-      const rightHist = leftSmaller ? hist : small;
-      const ln = builder.leaf(0);
-      const rn = builder.leaf(0);
-      builder.left[node] = ln;
-      builder.right[node] = rn;
-      grow(ln, start, mid, leftHist, depth + 1, split.left);
-      grow(rn, mid, end, rightHist, depth + 1, split.right);
-    };
-
-    const root = builder.leaf(0);
-    const rootHist = take();
-    buildHist(rootHist, active, 0, m);
-    grow(root, 0, m, rootHist, 0, [G, H, m]);
-    const tree = builder.build();
-    trees.push(tree);
-    addTreePredictionsBinned(tree, binned, pred);
-
-    let se = 0;
-    for (const i of usable) se += weight[i] * (pred[i] - (y[i] as number)) ** 2;
-    const tr = Math.sqrt(se / sw);
-    trainRmse.push(tr);
-    let vr: number | null = null;
-    if (valid && validPred) {
-      let vse = 0, vn = 0;
-      for (let i = 0; i < valid.x.nRows; i++) {
-        validPred[i] += predictTreeRow(tree, valid.x.data, i, valid.x.nCols);
-        const yi = valid.y[i];
-        if (!Number.isNaN(yi)) {
-          vse += (validPred[i] - yi) ** 2;
-          vn++;
-        }
-      }
-      vr = vn > 0 ? Math.sqrt(vse / vn) : NaN;
-      validRmse.push(vr);
-    }
-    options.onTree?.(tIdx, tr, vr);
+    return;
   }
-  const t2 = performance.now();
+  for (let p = start; p < end; p++) {
+    const i = rows[p];
+    const gi = grad[i], hi = hess[i];
+    const base = i * F;
+    for (let a = 0; a < nA; a++) {
+      const f = active[a];
+      const k = ((f << 8) + bins[base + f]) * 3;
+      h[k] += gi;
+      h[k + 1] += hi;
+      h[k + 2] += 1;
+    }
+  }
+}
 
-  return {
-    model: { config: cfg, featureNames: x.names.slice(), baseScore, trees, importance },
-    report: {
-      rows: usable.length,
-      droppedMissingTarget,
-      droppedZeroWeight,
-      trees: trees.length,
-      leaves,
-      seconds: { binning: (t1 - t0) / 1000, boosting: (t2 - t1) / 1000 },
-      trainRmse,
-      validRmse,
-    },
-  };
+/** The split of largest gain over the active features' bins (and missing directions), or null. */
+function bestSplit(
+  state: BoostState,
+  h: Float64Array,
+  active: Int32Array,
+  G: number,
+  H: number,
+  C: number,
+): Split | null {
+  const { cfg } = state;
+  const { binCount } = state.binned;
+  const lambda = cfg.lambda;
+  const parent = (G * G) / (H + lambda);
+  let best: Split | null = null;
+  let bestGain = cfg.minSplitGain;
+  for (let a = 0; a < active.length; a++) {
+    const f = active[a];
+    const nb = binCount[f];
+    const m = f * NB * 3;
+    const mG = h[m], mH = h[m + 1], mC = h[m + 2];
+    let cG = 0, cH = 0, cC = 0;
+    // t = nb - 1 puts every value left: only useful to split off the missing rows
+    for (let t = 1; t <= nb - 1; t++) {
+      const k = (f * NB + t) * 3;
+      if (h[k + 2] === 0) continue; // same partition as threshold t - 1
+      cG += h[k];
+      cH += h[k + 1];
+      cC += h[k + 2];
+      for (let side = 0; side < (mC > 0 ? 2 : 1); side++) {
+        const lG = side ? cG + mG : cG;
+        const lH = side ? cH + mH : cH;
+        const lC = side ? cC + mC : cC;
+        const rG = G - lG, rH = H - lH, rC = C - lC;
+        if (lC < cfg.minSamplesLeaf || rC < cfg.minSamplesLeaf) continue;
+        if (lH < cfg.minChildWeight || rH < cfg.minChildWeight) continue;
+        const gain = 0.5 * ((lG * lG) / (lH + lambda) + (rG * rG) / (rH + lambda) - parent);
+        if (gain > bestGain + 1e-12 * Math.abs(parent)) {
+          bestGain = gain;
+          best = {
+            feature: f,
+            bin: t,
+            missingLeft: side === 1,
+            gain,
+            left: [lG, lH, lC],
+            right: [rG, rH, rC],
+          };
+        }
+      }
+      if (cC + mC >= C) break; // no row in higher bins
+    }
+  }
+  return best;
+}
+
+/** The weighted RMSE of the current predictions over the usable rows. */
+function trainingRmse(state: BoostState, sw: number): number {
+  const { usable, weight, pred, y } = state;
+  let se = 0;
+  for (const i of usable) se += weight[i] * (pred[i] - (y[i] as number)) ** 2;
+  return Math.sqrt(se / sw);
+}
+
+/** Add `tree` to the validation predictions; the RMSE over the rows with a target (NaN if none). */
+function addValidationTree(
+  tree: Tree,
+  valid: { x: FeatureMatrix; y: ArrayLike<number> },
+  validPred: Float64Array,
+): number {
+  let vse = 0, vn = 0;
+  for (let i = 0; i < valid.x.nRows; i++) {
+    validPred[i] += predictTreeRow(tree, valid.x.data, i, valid.x.nCols);
+    const yi = valid.y[i];
+    if (!Number.isNaN(yi)) {
+      vse += (validPred[i] - yi) ** 2;
+      vn++;
+    }
+  }
+  return vn > 0 ? Math.sqrt(vse / vn) : NaN;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   constPool,
   end,
   eqz,
+  floatAt,
   forUp,
   get,
   I32,
@@ -127,7 +128,7 @@ function sigmoid(fused: boolean, x: number, t: number, k: ConstPool): number[] {
  * (`used` appears twice in the code: V8 then compiles the unmasked case without a test per row.)
  */
 function byMask(mask: number, b: number, used: number[], masked: number[]): number[] {
-  const rowUsed = [...get(mask), ...get(b), ...i32(4), ...mul, ...add, ...i32load(0), ...i32(0)];
+  const rowUsed = [...floatAt(mask, get(b)), ...i32load(0), ...i32(0)];
   return [
     ...get(mask),
     ...eqz,

@@ -106,6 +106,11 @@ export function vmadd(fused: boolean, a: number[], b: number[], c: number[]): nu
   return fused ? [...a, ...b, ...c, ...simd(261)] : vadd(vmul(a, b), c);
 }
 
+/** `base + 4 index`: the byte address of float number `index` (code leaving an i32) at local `base`. */
+export function floatAt(base: number, index: number[]): number[] {
+  return [...get(base), ...index, ...i32(4), ...mul, ...add];
+}
+
 /** A function body: locals (runs of [count, type]) and code. */
 export function body(locals: [number, number][], code: number[]): number[] {
   const decl = [...uleb(locals.length), ...locals.flatMap(([n, t]) => [...uleb(n), t])];

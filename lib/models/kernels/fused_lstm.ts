@@ -1,10 +1,10 @@
 /**
  * A fused sequence LSTM for TF.js: the same contract as the reference `lstmSequence` of
- * `lstm_seq.ts` (gate order i, f, g, o as `tf.layers.lstm`; kernel `[In, 4H]`, recurrent `[H, 4H]`,
- * bias `[4H]`; mask `[B, T]` where 0 carries the state over; `reverse` runs t = T-1..0 and returns
- * the sequence in the original order), but the whole time loop, forward and backward, runs inside
- * one `tf.customGrad` op, so the gradient tape records one op per sequence instead of dozens per
- * step.
+ * `../lstm_seq.ts` (gate order i, f, g, o as `tf.layers.lstm`; kernel `[In, 4H]`, recurrent
+ * `[H, 4H]`, bias `[4H]`; mask `[B, T]` where 0 carries the state over; `reverse` runs
+ * t = T-1..0 and returns the sequence in the original order), but the whole time loop, forward
+ * and backward, runs inside one `tf.customGrad` op, so the gradient tape records one op per
+ * sequence instead of dozens per step.
  *
  * Inside that op:
  * - the input projections of all steps are one product (`[T*B, In] x [In, 4H]`, bias included);
@@ -27,7 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmWeights } from "./lstm_seq.ts";
+import type { LstmWeights } from "../types.ts";
 import type { WasmCell } from "./wasm_cell.ts";
 import { stepOf } from "./fused_ops.ts";
 import { CACHE_LINE_FLOATS, cacheLineStart, gemmColumnBlock, packedASize } from "./wasm_gemm.ts";
@@ -363,40 +363,61 @@ function activeKernels(): Kernels {
 // ---------------------------------------------------------------------------------------------
 // The LSTM.
 
-function checkShapes(x: tf.Tensor3D, weights: LstmWeights, mask?: tf.Tensor2D): number {
-  if (x.rank !== 3) throw new Error(`lstmSequenceFused: x must be [B, T, In], got [${x.shape}]`);
+/**
+ * Check the shapes of an LSTM's input, weights and mask (and, with `float32`, their dtypes);
+ * returns H. Errors start with `caller`. Shared by the fused LSTM and the reference of
+ * `../lstm_seq.ts`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { checkLstmShapes } from "./fused_lstm.ts";
+ * const weights = {
+ *   kernel: tf.zeros([3, 16]) as tf.Tensor2D,
+ *   recurrent: tf.zeros([4, 16]) as tf.Tensor2D,
+ *   bias: tf.zeros([16]) as tf.Tensor1D,
+ * };
+ * const x = tf.zeros([2, 5, 3]) as tf.Tensor3D;
+ * console.log(checkLstmShapes(x, weights, { caller: "demo" })); // 4
+ * ```
+ */
+export function checkLstmShapes(
+  x: tf.Tensor3D,
+  weights: LstmWeights,
+  options: { caller: string; mask?: tf.Tensor2D; float32?: boolean },
+): number {
+  const { caller, mask } = options;
+  if (x.rank !== 3) throw new Error(`${caller}: x must be [B, T, In], got [${x.shape}]`);
   const [batch, steps, nIn] = x.shape;
   const { kernel, recurrent, bias } = weights;
   const hidden = recurrent.shape[0];
   if (recurrent.rank !== 2 || recurrent.shape[1] !== 4 * hidden) {
-    throw new Error(
-      `lstmSequenceFused: recurrent kernel must be [H, 4H], got [${recurrent.shape}]`,
-    );
+    throw new Error(`${caller}: recurrent kernel must be [H, 4H], got [${recurrent.shape}]`);
   }
   if (kernel.rank !== 2 || kernel.shape[0] !== nIn || kernel.shape[1] !== 4 * hidden) {
     throw new Error(
-      `lstmSequenceFused: kernel must be [In=${nIn}, 4H=${4 * hidden}], got [${kernel.shape}]`,
+      `${caller}: kernel must be [In=${nIn}, 4H=${4 * hidden}], got [${kernel.shape}]`,
     );
   }
   if (bias.rank !== 1 || bias.shape[0] !== 4 * hidden) {
-    throw new Error(`lstmSequenceFused: bias must be [4H=${4 * hidden}], got [${bias.shape}]`);
+    throw new Error(`${caller}: bias must be [4H=${4 * hidden}], got [${bias.shape}]`);
   }
   if (
     mask !== undefined && (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== steps)
   ) {
-    throw new Error(
-      `lstmSequenceFused: mask must be [B=${batch}, T=${steps}], got [${mask.shape}]`,
-    );
+    throw new Error(`${caller}: mask must be [B=${batch}, T=${steps}], got [${mask.shape}]`);
   }
-  const named: [string, tf.Tensor][] = [
-    ["x", x],
-    ["kernel", kernel],
-    ["recurrent", recurrent],
-    ["bias", bias],
-  ];
-  for (const [name, t] of named) {
-    if (t.dtype !== "float32") {
-      throw new Error(`lstmSequenceFused: ${name} must be float32, got ${t.dtype}`);
+  if (options.float32) {
+    const named: [string, tf.Tensor][] = [
+      ["x", x],
+      ["kernel", kernel],
+      ["recurrent", recurrent],
+      ["bias", bias],
+    ];
+    for (const [name, t] of named) {
+      if (t.dtype !== "float32") {
+        throw new Error(`${caller}: ${name} must be float32, got ${t.dtype}`);
+      }
     }
   }
   return hidden;
@@ -706,7 +727,11 @@ export function lstmSequenceFused(
   weights: LstmWeights,
   options: FusedLstmOptions = {},
 ): FusedLstmResult {
-  const hidden = checkShapes(x, weights, options.mask);
+  const hidden = checkLstmShapes(x, weights, {
+    caller: "lstmSequenceFused",
+    mask: options.mask,
+    float32: true,
+  });
   const [batch, steps, nIn] = x.shape;
   const reverse = options.reverse ?? false;
   let mask: Uint8Array | null = null;
