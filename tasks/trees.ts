@@ -26,6 +26,7 @@ import { buildDataset } from "../lib/data/dataset.ts";
 import { loadFluxnet } from "../lib/data/fluxnet.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { type Split, SplitSchema } from "../lib/data/splits.ts";
+import { TARGETS } from "../lib/data/targets.ts";
 import { aggregateSites, siteMetrics } from "../lib/eval/aggregate.ts";
 import { type PredictionRow, readPredictions, writePredictions } from "../lib/eval/predictions.ts";
 import { siteCitations, writeTable } from "../lib/eval/tables.ts";
@@ -45,7 +46,6 @@ import {
   targetConfig,
   trainPredictDataset,
   type TrainPredictResult,
-  TREE_TARGETS,
   TreesConfigSchema,
   treeTable,
 } from "../lib/models/trees/mod.ts";
@@ -154,7 +154,7 @@ if (values.cv) {
     );
   }
   await atomicWrite(join(dir, "cv.csv"), lines.join("\n") + "\n");
-  for (const t of TREE_TARGETS) {
+  for (const t of TARGETS) {
     const b = cv.best[t];
     log(
       `cv choice ${t}: depth ${b.maxDepth}, lr ${b.learningRate}, minLeaf ${b.minSamplesLeaf}, ` +
@@ -215,7 +215,7 @@ async function saveRun(sub: string, res: TrainPredictResult, split: Split): Prom
   });
   await writeJson(join(out, "config.json"), res.config);
   await writeJson(join(out, "split.json"), SplitSchema.parse(split));
-  for (const t of TREE_TARGETS) {
+  for (const t of TARGETS) {
     await writeJson(join(out, "models", `${t}.json`), gbmToJson(res.fitted.models[t]));
   }
   await writeJson(join(out, "report.json"), {
@@ -225,7 +225,7 @@ async function saveRun(sub: string, res: TrainPredictResult, split: Split): Prom
     trainRows: res.fitted.rows,
     testDays: res.days.length,
     features: res.table.x.names,
-    perTarget: Object.fromEntries(TREE_TARGETS.map((t) => [t, {
+    perTarget: Object.fromEntries(TARGETS.map((t) => [t, {
       config: targetConfig(res.config, t),
       rows: res.fitted.reports[t].rows,
       droppedMissingTarget: res.fitted.reports[t].droppedMissingTarget,
@@ -248,7 +248,7 @@ function printSummary(title: string, res: TrainPredictResult, s: Scored) {
   log("| NEE QC | flux | sites | site-mean R2 | median R2 | mean clipped R2 | site-mean RMSE |");
   log("|---|---|---|---|---|---|---|");
   for (const [qc, m] of Object.entries(s.summary)) {
-    for (const f of TREE_TARGETS) {
+    for (const f of TARGETS) {
       const v = m[f];
       if (v) {
         log(`| ${qc.slice(2)} | ${f} | ${v.sites} | ${v.r2.toFixed(3)} | ${v.rmse.toFixed(3)} |`);

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatasetConfigSchema } from "../lib/data/dataset.ts";
 import { SplitSchema, SplitSpecSchema } from "../lib/data/splits.ts";
-import { buildPlan, deepMerge, loadProfile, ProfileSchema } from "../lib/experiments/plan.ts";
+import { buildPlan, loadProfile, ProfileSchema } from "../lib/experiments/plan.ts";
+import { mergePatch } from "../lib/train/merge_patch.ts";
 import { TreesConfigSchema } from "../lib/models/trees/pipeline.ts";
 import { GbmConfigSchema } from "../lib/models/trees/config.ts";
 import { ModelConfigSchema } from "../lib/models/config.ts";
@@ -28,9 +29,9 @@ Deno.test("every committed config parses, and so does every unit's merged config
     const base = await readJson(profile.trainConfig);
     const trees = profile.treesConfig ? await readJson(profile.treesConfig) : {};
     for (const unit of buildPlan(profile)) {
-      if (unit.model === "trees") TreesConfigSchema.parse(deepMerge(trees, unit.overrides));
+      if (unit.model === "trees") TreesConfigSchema.parse(mergePatch(trees, unit.overrides));
       else {
-        parseExperimentConfig(deepMerge(base, unit.overrides), { source: `${name} ${unit.id}` });
+        parseExperimentConfig(mergePatch(base, unit.overrides), { source: `${name} ${unit.id}` });
       }
     }
   }

@@ -8,7 +8,7 @@ import {
   rmse,
   scoreSeries,
   validPairs,
-} from "../lib/eval/metrics.ts";
+} from "../lib/metrics/metrics.ts";
 
 const close = (a: number, b: number, tol = 1e-12) =>
   assert.ok(Math.abs(a - b) <= tol, `expected ${b}, got ${a}`);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { mergePatch } from "../lib/train/merge_patch.ts";
 import {
   buildPlan,
-  deepMerge,
   finishedUnits,
   parseShard,
   type Profile,
@@ -69,11 +69,18 @@ Deno.test("the plan has model x split x seed units plus the ablation variants, u
   assert.deepEqual(trees.overrides, {});
 });
 
-Deno.test("deepMerge is a JSON merge patch: objects merge, null removes, the rest replaces", () => {
+Deno.test("mergePatch is a JSON merge patch: objects merge, null removes, the rest replaces", () => {
   const base = { a: { b: 1, c: [1, 2] }, d: 1 };
-  const out = deepMerge(base, { a: { c: [3] }, e: { f: 1 }, d: null });
+  const out = mergePatch(base, { a: { c: [3] }, e: { f: 1 }, d: null });
   assert.deepEqual(out, { a: { b: 1, c: [3] }, e: { f: 1 } });
   assert.deepEqual(base, { a: { b: 1, c: [1, 2] }, d: 1 });
+  // RFC 7386 appendix A cases: a patch that is not an object replaces; a non-object target
+  // counts as {} (so nulls inside are dropped); undefined (not JSON) leaves the target
+  assert.deepEqual(mergePatch({ a: "b" }, ["c"]), ["c"]);
+  assert.deepEqual(mergePatch({ e: null }, { a: 1 }), { e: null, a: 1 });
+  assert.deepEqual(mergePatch({ a: [{ b: "c" }] }, { a: { b: "d", c: null } }), { a: { b: "d" } });
+  assert.deepEqual(mergePatch({ a: 1 }, { a: undefined }), { a: 1 });
+  assert.deepEqual(mergePatch({ a: 1 }, undefined), { a: 1 });
 });
 
 Deno.test("shards: parse i/n, and every unit lands in exactly one shard", () => {

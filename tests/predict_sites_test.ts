@@ -11,13 +11,16 @@ import { saveScaler } from "../lib/data/scaler.ts";
 import { loadSites } from "../lib/data/sites.ts";
 import { saveSplit } from "../lib/data/splits.ts";
 import { buildModel, encodeWeights, parseModelConfig, readWeights } from "../lib/models/mod.ts";
+import { loadModisMonthly } from "../lib/data/modis.ts";
 import {
   loadEnsemble,
+  loadPredictionSites,
   parseDriverDaily,
   planWindows,
   PREDICTION_COLUMNS,
   predictSites,
   type PredictSitesOptions,
+  siteInputs,
 } from "../lib/predict/mod.ts";
 import { predictEnsemble, runPaths, writeJson } from "../lib/train/mod.ts";
 import { fixtureDataset, paths } from "./_dataset_fixtures.ts";
@@ -202,6 +205,62 @@ Deno.test("planWindows: every day of a complete run >= window is covered once, e
   for (let i = 43 + T; i < 150; i++) assert.ok(plan.context[i] >= T - stride + 1, `row ${i}`);
   assert.equal(plan.runLength[160], 20);
   assert.equal(plan.runLength[41], 0);
+});
+
+Deno.test("planWindows: windows lie on training's grid (rows 0, stride, ...), head window before", () => {
+  const T = 30, stride = 15, n = 120;
+  const days = Int32Array.from({ length: n }, (_, i) => 20000 + i);
+  const complete = new Uint8Array(n).fill(1);
+  complete.fill(0, 0, 7); // the record starts with 7 incomplete days (e.g. before MODIS)
+  const plan = planWindows(days, complete, { window: T, stride });
+  // head window at the run's start, then the grid of enumerateWindows (15, 30, ...), then a tail
+  assert.deepEqual(plan.starts, [7, 15, 30, 45, 60, 75, 90]);
+  // a grid window reports its last `stride` days, as in training's test predictions
+  for (let w = 1; w < plan.starts.length; w++) {
+    const s = plan.starts[w];
+    for (let r = s + T - stride; r < s + T; r++) assert.equal(plan.window[r], w, `row ${r}`);
+  }
+  // the head window reports the days before the first grid window's loss days, once each
+  for (let r = 7; r < 30; r++) assert.equal(plan.window[r], 0, `row ${r}`);
+  for (let r = 0; r < 7; r++) assert.equal(plan.window[r], -1);
+  // a run too short for a grid window: head window, then a tail window ending on the run's end
+  const short = new Uint8Array(n).fill(0);
+  short.fill(1, 16, 56); // 40 days: the first grid start (30) does not fit (30 + 30 > 56)
+  const p2 = planWindows(days, short, { window: T, stride });
+  assert.deepEqual(p2.starts, [16, 26]);
+  for (let r = 16; r < 56; r++) assert.ok(p2.window[r] >= 0);
+});
+
+Deno.test("predict's inputs equal the dataset's: training site value for value, test site pool", async () => {
+  const ens = await loadEnsemble(lstmRun);
+  try {
+    const table = await loadPredictionSites(sites);
+    const modis = loadModisMonthly(monthly, ["FR-Pue", "AU-Lox"]).monthly;
+    for (const [id, source] of [["FR-Pue", ds.train], ["AU-Lox", ds.test]] as const) {
+      const f = FIXTURE_FILES.find((x) => x.includes(id))!;
+      const daily = parseDriverDaily(await Deno.readTextFile(join(data, f)), {
+        file: f,
+        site: id,
+        drivers: ["TA_F", "SW_IN_F", "VPD_F"],
+      });
+      const site = table.find((s) => s.SITE_ID === id)!;
+      const got = siteInputs(ens, { site, daily }, modis);
+      const want = source.siteInputs(id)!;
+      assert.ok(want, `${id} not in the dataset source`);
+      assert.deepEqual([...got.series.days], [...want.series.days], `${id} days`);
+      assert.equal(got.series.nDyn, want.series.nDyn);
+      // value for value (NaN equal to NaN)
+      assert.deepEqual([...got.series.dyn], [...want.series.dyn], `${id} dynamic features`);
+      assert.deepEqual([...got.statics], [...want.statics], `${id} static vector`);
+      if (id === "AU-Lox") {
+        // a test site draws its support from the same pool as a new site
+        assert.deepEqual(got.pool.map((w) => w.start), want.pool.map((w) => w.start));
+        assert.ok(got.pool.length > 5);
+      }
+    }
+  } finally {
+    ens.dispose();
+  }
 });
 
 Deno.test("every input day appears exactly once, sorted, with the documented columns", async () => {

@@ -2,7 +2,10 @@
  * A reproduce unit's run folder is a full run folder: `deno task predict --run
  * results/<run>/units/<unit>/run` predicts a test site from a driver-only daily file. Real data;
  * the smoke profile's sites and training settings (configs/profiles/smoke.json) with only the
- * TAM-RL unit, one epoch per stage.
+ * LSTM and TAM-RL units, one epoch per stage. The LSTM unit's own test-site predictions
+ * (predictions.parquet) are reproduced by predict day for day: same features, same scaling, same
+ * windows. (TAM-RL's support sets are random draws from the same pool, in a different sequence:
+ * training draws for all test sites from one stream, predict per site; so its values differ.)
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,7 +15,7 @@ import { loadSplit } from "../lib/data/splits.ts";
 import { runPaths } from "../lib/train/runs.ts";
 import { reproduceUnits, runTask } from "./_tasks.ts";
 
-Deno.test("predict runs on a reproduce unit's run folder (smoke profile, TAM-RL)", async () => {
+Deno.test("predict runs on a reproduce unit's run folder and reproduces its test predictions", async () => {
   const data = resolveDataDir();
   const tmp = await Deno.makeTempDir({ prefix: "tamflux-unit-predict-" });
   const smoke = JSON.parse(
@@ -21,7 +24,7 @@ Deno.test("predict runs on a reproduce unit's run folder (smoke profile, TAM-RL)
   const profilePath = join(tmp, "smoke_tamrl.json");
   await Deno.writeTextFile(
     profilePath,
-    JSON.stringify({ ...smoke, name: "smoke_tamrl", models: ["tamrl"], ablations: {} }),
+    JSON.stringify({ ...smoke, name: "smoke_tamrl", models: ["lstm", "tamrl"], ablations: {} }),
   );
   const name = `_test_unit_predict_${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   try {
@@ -49,20 +52,17 @@ Deno.test("predict runs on a reproduce unit's run folder (smoke profile, TAM-RL)
       lines.map((r) => keep.map((i) => r[i]).join(",")).join("\n") + "\n",
     );
 
-    const out = join(tmp, "predicted.csv");
-    const pred = await runTask("predict", [
-      "--run",
-      run,
-      "--data",
-      drivers,
-      "--sites",
-      data.sitesCsv,
-      "--monthly",
-      data.metafluxMonthly,
-      "--out",
-      out,
-    ]);
-    assert.ok(pred.success, `predict failed:\n${pred.text.slice(-3000)}`);
+    /** `deno task predict` of a run folder on the driver-only file; the output CSV's path. */
+    const predict = async (runDir: string, outName: string): Promise<string> => {
+      const out = join(tmp, outName);
+      const pred = await runTask("predict", [
+        ...["--run", runDir, "--data", drivers, "--sites", data.sitesCsv],
+        ...["--monthly", data.metafluxMonthly, "--out", out],
+      ]);
+      assert.ok(pred.success, `predict ${runDir} failed:\n${pred.text.slice(-3000)}`);
+      return out;
+    };
+    const out = await predict(run, "predicted.csv");
     const table = pl.readCSV(out);
     assert.equal(table.height, lines.length - 1, "one output row per input day");
     const rows = table.toRecords() as Record<string, unknown>[];
@@ -76,6 +76,29 @@ Deno.test("predict runs on a reproduce unit's run folder (smoke profile, TAM-RL)
       }
       assert.ok(v.GPP >= 0 && v.RECO >= 0, `${site} ${r.date}: GPP/RECO below 0`);
     }
+
+    // the LSTM unit: predict reproduces the unit's own predictions of the site, day for day
+    const lstmUnit = join(PROJECT_ROOT, "results", name, "units", "lstm_koppen_s0");
+    const lstmOut = await predict(join(lstmUnit, "run"), "predicted_lstm.csv");
+    const byDate = new Map(
+      (pl.readCSV(lstmOut).withColumns(pl.col("date").cast(pl.Utf8)).toRecords() as Record<
+        string,
+        unknown
+      >[]).map((r) => [String(r.date), r]),
+    );
+    const unitRows = pl.readParquet(join(lstmUnit, "predictions.parquet"))
+      .filter(pl.col("site").eq(pl.lit(site))).toRecords() as Record<string, unknown>[];
+    assert.ok(unitRows.length > 365, `only ${unitRows.length} unit predictions at ${site}`);
+    let worst = 0;
+    for (const u of unitRows) {
+      const r = byDate.get(String(u.date));
+      assert.ok(r && r.status === "ok", `${site} ${u.date}: not predicted (${r?.status})`);
+      for (const k of ["GPP", "RECO", "NEE"]) {
+        worst = Math.max(worst, Math.abs(Number(r[k]) - Number(u[k])));
+      }
+    }
+    // float32 model outputs, written to CSV and parquet: equal within float tolerance
+    assert.ok(worst < 1e-4, `${site}: predict differs from the unit's predictions by ${worst}`);
   } finally {
     await Deno.remove(join(PROJECT_ROOT, "results", name), { recursive: true }).catch(() => {});
     await Deno.remove(tmp, { recursive: true });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import type { AggregateRow } from "../lib/eval/aggregate.ts";
-import { METRIC_NAMES } from "../lib/eval/metrics.ts";
+import { METRIC_NAMES } from "../lib/metrics/metrics.ts";
 import { type Flux, FLUXES, writePredictions } from "../lib/eval/predictions.ts";
 import { runPlan, type Unit } from "../lib/experiments/plan.ts";
 import { buildReport } from "../lib/experiments/report.ts";

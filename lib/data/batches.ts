@@ -179,6 +179,22 @@ export class WindowBatchSource implements BatchSource {
     this.targetScale = options.targetScale;
   }
 
+  /**
+   * The standardized inputs of one site as this source holds them: its series, static vector
+   * and support pool (undefined when the site is not in the source).
+   */
+  siteInputs(
+    site: string,
+  ): { series: SiteSeries; statics: Float32Array; pool: readonly WindowRef[] } | undefined {
+    const k = this.#data.series.findIndex((s) => s.site === site);
+    if (k < 0) return undefined;
+    return {
+      series: this.#data.series[k],
+      statics: this.#data.statics[k],
+      pool: this.#data.pools[k] ?? [],
+    };
+  }
+
   /** Site and ISO start date of every window, in source order. */
   windowList(): { site: string; start: string; series: number; row: number }[] {
     return this.#data.windows.map((w) => ({

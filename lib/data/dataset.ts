@@ -22,17 +22,13 @@
 import pl from "polars";
 import { z } from "zod";
 import { type SupportStats, type TargetScale, WindowBatchSource } from "./batches.ts";
-import {
-  buildFeatures,
-  FEATURE_SETS,
-  type FeatureReport,
-  FeatureSetSchema,
-  siteMatrix,
-} from "./features.ts";
+import { buildFeatures, FEATURE_SETS, type FeatureReport, FeatureSetSchema } from "./features.ts";
 import { loadFluxnet } from "./fluxnet.ts";
 import { loadModisMonthly, type ModisMonthly } from "./modis.ts";
 import { resolveDataDir } from "./paths.ts";
-import { columnAsFloat64, fitScaler, type Scaler, scalerColumn } from "./scaler.ts";
+import { fitScaler, type Scaler, scalerColumn } from "./scaler.ts";
+import { preprocessSites, supportPool } from "./preprocess.ts";
+import { TARGETS } from "./targets.ts";
 import type { LoadReport } from "./report.ts";
 import { loadSites, type Site } from "./sites.ts";
 import { makeSplit, type Split, type SplitSite, SplitSpecSchema } from "./splits.ts";
@@ -42,7 +38,6 @@ import {
   emptyDrops,
   enumerateWindows,
   type SiteSeries,
-  TARGET_NAMES,
   totalDrops,
   type WindowDrops,
   type WindowRef,
@@ -216,26 +211,7 @@ export async function buildDataset(
     : resolveDataDir({ dataDir: options.dataDir });
 
   // 1. load
-  let frame: pl.DataFrame;
-  let sites: Site[];
-  let loadReport: LoadReport | null = null;
-  if (options.loaded) {
-    ({ frame, sites } = options.loaded);
-    loadReport = options.loaded.report ?? null;
-    if (cfg.sites) {
-      const want = new Set(cfg.sites);
-      const absent = cfg.sites.filter((s) => !sites.some((x) => x.SITE_ID === s));
-      if (absent.length) throw new Error(`buildDataset: sites not loaded: ${absent.join(", ")}`);
-      frame = frame.filter(pl.col("site").isIn([...want]));
-      sites = sites.filter((s) => want.has(s.SITE_ID));
-    }
-  } else {
-    ({ frame, sites, report: loadReport } = await loadFluxnet({
-      dataDir: options.dataDir,
-      ...options.load,
-      ...(cfg.sites ? { sites: cfg.sites } : {}),
-    }));
-  }
+  const { frame, sites, loadReport } = await loadInput(cfg, options);
   const tLoad = performance.now();
 
   // 2. features
@@ -265,20 +241,10 @@ export async function buildDataset(
   }
 
   // 4. segments
-  const n = features.height;
-  const segment: string[] = new Array(n);
-  const cut = new Int32Array(runs.sites.length); // absolute row where val starts (train sites)
-  runs.sites.forEach((site, k) => {
-    const { from, to } = seriesRange(k, runs.start);
-    if (testSet.has(site)) {
-      segment.fill("test", from, to);
-      cut[k] = to;
-    } else {
-      const c = to - Math.round((to - from) * cfg.valFraction);
-      segment.fill("train", from, c);
-      segment.fill("val", c, to);
-      cut[k] = c;
-    }
+  const { segment, cut } = segmentRows(runs, {
+    rows: features.height,
+    testSet,
+    valFraction: cfg.valFraction,
   });
   const withSegment = features.withColumns(pl.Series("segment", segment));
 
@@ -289,117 +255,34 @@ export async function buildDataset(
   const staticRaw = new Map(sites.map((s) => [s.SITE_ID, encodeStatic(s, staticEncoding)]));
   const dynNames = [...FEATURE_SETS[cfg.featureSet]];
   const staticNames = staticEncoding.names;
-  let scaler = options.scaler;
-  if (!scaler) {
-    const trainRows = withSegment.filter(pl.col("segment").eq(pl.lit("train")));
-    const dynScaler = fitScaler(trainRows, [...dynNames, ...TARGET_NAMES], {
-      trainSites: split.train,
-    });
-    const staticFrame = pl.DataFrame({
-      site: sites.map((s) => s.SITE_ID),
-      ...Object.fromEntries(
-        staticNames.map((name, j) => [name, sites.map((s) => staticRaw.get(s.SITE_ID)![j])]),
-      ),
-    });
-    const staticScaler = fitScaler(staticFrame, staticNames, {
-      trainSites: split.train,
-      identity: staticNames.filter((c) => !staticEncoding.numeric.includes(c)),
-    });
-    scaler = {
-      version: 1,
-      columns: [...dynScaler.columns, ...staticScaler.columns],
-      fittedOn: dynScaler.fittedOn,
-      rows: dynScaler.rows,
-    };
-  }
+  const scaler = options.scaler ?? fitDatasetScaler(withSegment, {
+    sites,
+    split,
+    dynNames,
+    staticEncoding,
+    staticRaw,
+  });
   const targetScale: TargetScale = {
-    mean: TARGET_NAMES.map((t) => scalerColumn(scaler!, t).mean) as [number, number, number],
-    std: TARGET_NAMES.map((t) => scalerColumn(scaler!, t).std) as [number, number, number],
+    mean: TARGETS.map((t) => scalerColumn(scaler, t).mean) as [number, number, number],
+    std: TARGETS.map((t) => scalerColumn(scaler, t).std) as [number, number, number],
   };
 
-  // 6. standardized series
-  const cols: Record<string, Float64Array> = {};
-  for (const c of [...dynNames, ...TARGET_NAMES, "NEE_QC"]) cols[c] = columnAsFloat64(features, c);
-  const days = features.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
-  for (const c of [...dynNames, ...TARGET_NAMES]) {
-    const { mean, std } = scalerColumn(scaler, c);
-    const a = cols[c];
-    for (let i = 0; i < n; i++) a[i] = (a[i] - mean) / std;
-  }
-  const series: SiteSeries[] = runs.sites.map((site, k) => {
-    const r = seriesRange(k, runs.start);
-    return {
-      site,
-      days: days.slice(r.from, r.to),
-      dyn: siteMatrix(cols, dynNames, r),
-      nDyn: dynNames.length,
-      y: siteMatrix(cols, TARGET_NAMES, r),
-      qc: Float32Array.from(cols.NEE_QC.subarray(r.from, r.to)),
-    };
-  });
-  const statics = runs.sites.map((site) => {
-    const raw = staticRaw.get(site)!;
-    return Float32Array.from(staticNames, (name, j) => {
-      const { mean, std } = scalerColumn(scaler!, name);
-      return (raw[j] - mean) / std;
-    });
+  // 6. standardized series and statics (lib/data/preprocess.ts, as lib/predict does)
+  const { series, statics } = preprocessSites(features, {
+    scaler,
+    dynNames,
+    staticNames,
+    staticRaw,
+    runs,
   });
 
   // 7. windows
-  const geometry = { window: cfg.window, stride: cfg.stride, dynNames };
-  const newReport = (): WindowReport => ({
-    sites: 0,
-    rows: 0,
-    candidates: 0,
-    kept: 0,
-    dropped: emptyDrops(),
-    lossDays: { kept: 0, dropped: 0, never: 0 },
-    targetsInLoss: [0, 0, 0],
-    support: { full: 0, repeated: 0, selfOnly: 0 },
-  });
-  const reports = { train: newReport(), val: newReport(), test: newReport() };
-  const lists: Record<"train" | "val" | "test", WindowRef[]> = { train: [], val: [], test: [] };
-  const trainPools: WindowRef[][] = series.map(() => []);
-  const testPools: WindowRef[][] = series.map(() => []);
-  const add = (
-    role: "train" | "val" | "test",
-    k: number,
-    range: { from: number; to: number },
-    requireTarget: boolean,
-  ): WindowRef[] => {
-    const rep = reports[role];
-    const r = enumerateWindows(series[k], k, { ...geometry, ...range, requireTarget });
-    rep.sites++;
-    rep.rows += range.to - range.from;
-    rep.candidates += r.candidates;
-    rep.kept += r.windows.length;
-    addDrops(rep.dropped, r.dropped);
-    rep.lossDays.kept += r.windows.length * cfg.stride;
-    rep.lossDays.dropped += totalDrops(r.dropped) * cfg.stride;
-    rep.lossDays.never += range.to - range.from - r.candidates * cfg.stride;
-    const y = series[k].y;
-    for (const w of r.windows) {
-      for (let t = w.start + cfg.window - cfg.stride; t < w.start + cfg.window; t++) {
-        for (let j = 0; j < 3; j++) if (!Number.isNaN(y[3 * t + j])) rep.targetsInLoss[j]++;
-      }
-    }
-    lists[role].push(...r.windows);
-    return r.windows;
-  };
-  runs.sites.forEach((site, k) => {
-    const len = series[k].days.length;
-    if (testSet.has(site)) {
-      add("test", k, { from: 0, to: len }, false);
-      testPools[k] = enumerateWindows(series[k], k, {
-        window: cfg.window,
-        stride: cfg.window,
-        requireTarget: false,
-      }).windows;
-    } else {
-      const c = cut[k] - runs.start[k];
-      trainPools[k] = add("train", k, { from: 0, to: c }, cfg.requireTarget);
-      add("val", k, { from: c, to: len }, cfg.requireTarget);
-    }
+  const { reports, lists, trainPools, testPools } = datasetWindows(series, {
+    runs,
+    cut,
+    testSet,
+    cfg,
+    dynNames,
   });
 
   // 8. class weights
@@ -440,25 +323,7 @@ export async function buildDataset(
   reports.test.support = test.supportStats();
 
   // 10. the per-day table (physical units)
-  const staticFrame = pl.DataFrame({
-    site: sites.map((s) => s.SITE_ID),
-    IGBP: sites.map((s) => s.IGBP),
-    KOPPEN_MAIN: sites.map((s) => s.KOPPEN_MAIN),
-    ...Object.fromEntries(
-      staticNames.map((name, j) => [name, sites.map((s) => staticRaw.get(s.SITE_ID)![j])]),
-    ),
-  });
-  const table = withSegment.join(staticFrame, { on: "site", how: "left" }).select(
-    "site",
-    "date",
-    "segment",
-    "IGBP",
-    "KOPPEN_MAIN",
-    ...features.columns.filter((c) => !["site", "date", ...TARGET_NAMES, "NEE_QC"].includes(c)),
-    ...staticNames,
-    ...TARGET_NAMES,
-    "NEE_QC",
-  );
+  const table = dayTable(withSegment, { features, sites, staticNames, staticRaw });
   const tEnd = performance.now();
 
   const report: DatasetReport = {
@@ -492,4 +357,203 @@ export async function buildDataset(
     sites,
     report,
   };
+}
+
+/** Step 1 of {@link buildDataset}: the loaded frame and sites (filtered to `cfg.sites`). */
+async function loadInput(
+  cfg: ResolvedDatasetConfig,
+  options: BuildDatasetOptions,
+): Promise<{ frame: pl.DataFrame; sites: Site[]; loadReport: LoadReport | null }> {
+  let frame: pl.DataFrame;
+  let sites: Site[];
+  let loadReport: LoadReport | null = null;
+  if (options.loaded) {
+    ({ frame, sites } = options.loaded);
+    loadReport = options.loaded.report ?? null;
+    if (cfg.sites) {
+      const want = new Set(cfg.sites);
+      const absent = cfg.sites.filter((s) => !sites.some((x) => x.SITE_ID === s));
+      if (absent.length) throw new Error(`buildDataset: sites not loaded: ${absent.join(", ")}`);
+      frame = frame.filter(pl.col("site").isIn([...want]));
+      sites = sites.filter((s) => want.has(s.SITE_ID));
+    }
+  } else {
+    ({ frame, sites, report: loadReport } = await loadFluxnet({
+      dataDir: options.dataDir,
+      ...options.load,
+      ...(cfg.sites ? { sites: cfg.sites } : {}),
+    }));
+  }
+  return { frame, sites, loadReport };
+}
+
+/**
+ * Step 4 of {@link buildDataset}: the segment of every row (train|val|test) and, per site, the
+ * absolute row where its validation part starts (the site's end for test sites).
+ */
+function segmentRows(
+  runs: { sites: readonly string[]; start: Int32Array },
+  options: { rows: number; testSet: ReadonlySet<string>; valFraction: number },
+): { segment: string[]; cut: Int32Array } {
+  const segment: string[] = new Array(options.rows);
+  const cut = new Int32Array(runs.sites.length); // absolute row where val starts (train sites)
+  runs.sites.forEach((site, k) => {
+    const { from, to } = seriesRange(k, runs.start);
+    if (options.testSet.has(site)) {
+      segment.fill("test", from, to);
+      cut[k] = to;
+    } else {
+      const c = to - Math.round((to - from) * options.valFraction);
+      segment.fill("train", from, c);
+      segment.fill("val", c, to);
+      cut[k] = c;
+    }
+  });
+  return { segment, cut };
+}
+
+/**
+ * Step 5 of {@link buildDataset}: the scaler, fitted on the train rows of training sites (dynamic
+ * features and targets) and on training sites (numeric static descriptors; one-hots identity).
+ */
+function fitDatasetScaler(
+  withSegment: pl.DataFrame,
+  context: {
+    sites: Site[];
+    split: Split;
+    dynNames: readonly string[];
+    staticEncoding: StaticEncoding;
+    staticRaw: ReadonlyMap<string, Float64Array>;
+  },
+): Scaler {
+  const { sites, split, dynNames, staticEncoding, staticRaw } = context;
+  const staticNames = staticEncoding.names;
+  const trainRows = withSegment.filter(pl.col("segment").eq(pl.lit("train")));
+  const dynScaler = fitScaler(trainRows, [...dynNames, ...TARGETS], {
+    trainSites: split.train,
+  });
+  const staticFrame = pl.DataFrame({
+    site: sites.map((s) => s.SITE_ID),
+    ...Object.fromEntries(
+      staticNames.map((name, j) => [name, sites.map((s) => staticRaw.get(s.SITE_ID)![j])]),
+    ),
+  });
+  const staticScaler = fitScaler(staticFrame, staticNames, {
+    trainSites: split.train,
+    identity: staticNames.filter((c) => !staticEncoding.numeric.includes(c)),
+  });
+  return {
+    version: 1,
+    columns: [...dynScaler.columns, ...staticScaler.columns],
+    fittedOn: dynScaler.fittedOn,
+    rows: dynScaler.rows,
+  };
+}
+
+type Role = "train" | "val" | "test";
+
+/**
+ * Step 7 of {@link buildDataset}: the windows of every role with their reports, the training
+ * sites' support pools (their train windows) and the test sites' (non-overlapping windows).
+ */
+function datasetWindows(
+  series: SiteSeries[],
+  context: {
+    runs: { sites: readonly string[]; start: Int32Array };
+    cut: Int32Array;
+    testSet: ReadonlySet<string>;
+    cfg: ResolvedDatasetConfig;
+    dynNames: string[];
+  },
+): {
+  reports: Record<Role, WindowReport>;
+  lists: Record<Role, WindowRef[]>;
+  trainPools: WindowRef[][];
+  testPools: WindowRef[][];
+} {
+  const { runs, cut, testSet, cfg, dynNames } = context;
+  const geometry = { window: cfg.window, stride: cfg.stride, dynNames };
+  const newReport = (): WindowReport => ({
+    sites: 0,
+    rows: 0,
+    candidates: 0,
+    kept: 0,
+    dropped: emptyDrops(),
+    lossDays: { kept: 0, dropped: 0, never: 0 },
+    targetsInLoss: [0, 0, 0],
+    support: { full: 0, repeated: 0, selfOnly: 0 },
+  });
+  const reports = { train: newReport(), val: newReport(), test: newReport() };
+  const lists: Record<Role, WindowRef[]> = { train: [], val: [], test: [] };
+  const trainPools: WindowRef[][] = series.map(() => []);
+  const testPools: WindowRef[][] = series.map(() => []);
+  const add = (
+    role: Role,
+    k: number,
+    range: { from: number; to: number },
+    requireTarget: boolean,
+  ): WindowRef[] => {
+    const rep = reports[role];
+    const r = enumerateWindows(series[k], k, { ...geometry, ...range, requireTarget });
+    rep.sites++;
+    rep.rows += range.to - range.from;
+    rep.candidates += r.candidates;
+    rep.kept += r.windows.length;
+    addDrops(rep.dropped, r.dropped);
+    rep.lossDays.kept += r.windows.length * cfg.stride;
+    rep.lossDays.dropped += totalDrops(r.dropped) * cfg.stride;
+    rep.lossDays.never += range.to - range.from - r.candidates * cfg.stride;
+    const y = series[k].y;
+    for (const w of r.windows) {
+      for (let t = w.start + cfg.window - cfg.stride; t < w.start + cfg.window; t++) {
+        for (let j = 0; j < 3; j++) if (!Number.isNaN(y[3 * t + j])) rep.targetsInLoss[j]++;
+      }
+    }
+    lists[role].push(...r.windows);
+    return r.windows;
+  };
+  runs.sites.forEach((site, k) => {
+    const len = series[k].days.length;
+    if (testSet.has(site)) {
+      add("test", k, { from: 0, to: len }, false);
+      testPools[k] = supportPool(series[k], k, cfg.window);
+    } else {
+      const c = cut[k] - runs.start[k];
+      trainPools[k] = add("train", k, { from: 0, to: c }, cfg.requireTarget);
+      add("val", k, { from: c, to: len }, cfg.requireTarget);
+    }
+  });
+  return { reports, lists, trainPools, testPools };
+}
+
+/** Step 10 of {@link buildDataset}: the per-day table in physical units (see `Dataset.table`). */
+function dayTable(
+  withSegment: pl.DataFrame,
+  context: {
+    features: pl.DataFrame;
+    sites: Site[];
+    staticNames: readonly string[];
+    staticRaw: ReadonlyMap<string, Float64Array>;
+  },
+): pl.DataFrame {
+  const { features, sites, staticNames, staticRaw } = context;
+  const staticFrame = pl.DataFrame({
+    site: sites.map((s) => s.SITE_ID),
+    IGBP: sites.map((s) => s.IGBP),
+    KOPPEN_MAIN: sites.map((s) => s.KOPPEN_MAIN),
+    ...Object.fromEntries(
+      staticNames.map((name, j) => [name, sites.map((s) => staticRaw.get(s.SITE_ID)![j])]),
+    ),
+  });
+  return withSegment.join(staticFrame, { on: "site", how: "left" }).select(
+    "site",
+    "date",
+    "segment",
+    "IGBP",
+    "KOPPEN_MAIN",
+    ...features.columns.filter((c) => !["site", "date", ...TARGETS, "NEE_QC"].includes(c)),
+    ...staticNames,
+    ...TARGETS,
+    "NEE_QC",
+  );
 }

@@ -15,9 +15,6 @@
  * @module
  */
 
-/** Target names in tensor order: 0 = GPP, 1 = RECO, 2 = NEE. */
-export const TARGET_NAMES = ["GPP", "RECO", "NEE"] as const;
-
 /** One site's daily arrays (row i = day `days[i]`). NaN = null. */
 export interface SiteSeries {
   site: string;

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { METRIC_NAMES, type MetricName, type Metrics, scoreSeries } from "./metrics.ts";
+import { METRIC_NAMES, type MetricName, type Metrics, scoreSeries } from "../metrics/metrics.ts";
 import { type Flux, FLUXES, type PredictionRow } from "./predictions.ts";
 
 /** Options of the per-site evaluation. */

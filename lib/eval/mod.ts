@@ -12,7 +12,7 @@
  *
  * @module
  */
-export * from "./metrics.ts";
+export * from "../metrics/metrics.ts";
 export * from "./predictions.ts";
 export * from "./aggregate.ts";
 export * from "./scales.ts";

@@ -12,37 +12,26 @@
 import pl from "polars";
 import { z } from "zod";
 import { dirname } from "node:path";
+import { PredictedDaySchema, type Target, TARGETS } from "../data/targets.ts";
 
-/** Target fluxes, in the order used everywhere (0 = GPP, 1 = RECO, 2 = NEE). */
-export const FLUXES = ["GPP", "RECO", "NEE"] as const;
+/** Target fluxes, in the order used everywhere (lib/data/targets.ts `TARGETS`). */
+export const FLUXES = TARGETS;
 /** One flux name. */
-export type Flux = typeof FLUXES[number];
+export type Flux = Target;
 
 /** The seed value of an ensemble-mean row. */
 export const ENSEMBLE_SEED = -1;
 
-const num = z.number().refine(Number.isFinite, "must be a finite number");
-const numOrNull = num.nullable();
-
-/** One row of the predictions table (zod schema). */
+/**
+ * One row of the predictions table (zod schema): a predicted day (lib/data/targets.ts
+ * `PredictedDaySchema`) with the model label, the seed and the site's classes.
+ */
 export const PredictionRowSchema = z.object({
   /** Model label: "trees", "lstm", "ctlstm", "tamlstm", "tamrl", "mlp" or an ablation "tamrl:<variant>". */
   model: z.string().min(1),
   /** Training seed (integer), or -1 for an ensemble mean over seeds. */
   seed: z.number().int().min(-1),
-  site: z.string().min(1),
-  /** The day, ISO yyyy-mm-dd. */
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be an ISO date yyyy-mm-dd"),
-  GPP: num.refine((v) => v >= 0, "GPP must be clipped at 0"),
-  RECO: num.refine((v) => v >= 0, "RECO must be clipped at 0"),
-  NEE: num,
-  GPP_sd: numOrNull.optional(),
-  RECO_sd: numOrNull.optional(),
-  NEE_sd: numOrNull.optional(),
-  GPP_obs: numOrNull,
-  RECO_obs: numOrNull,
-  NEE_obs: numOrNull,
-  NEE_QC: numOrNull,
+  ...PredictedDaySchema.shape,
   IGBP: z.string().min(1),
   KOPPEN_MAIN: z.string().min(1),
 });

@@ -19,7 +19,7 @@
  * @module
  */
 import { summarize, type Summary } from "./aggregate.ts";
-import { type Metrics, scoreSeries } from "./metrics.ts";
+import { type Metrics, scoreSeries } from "../metrics/metrics.ts";
 import { type Flux, FLUXES, type PredictionRow } from "./predictions.ts";
 
 /** The time scales of {@link multiScaleMetrics}. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { seedSpread, type SiteMetricRow } from "./aggregate.ts";
-import type { MetricName } from "./metrics.ts";
+import type { MetricName } from "../metrics/metrics.ts";
 import { FLUXES } from "./predictions.ts";
 import { pairedComparison } from "./significance.ts";
 import { type Cell, displayName, type Table, type TableContext } from "./tables.ts";

@@ -15,7 +15,8 @@ import { atomicWrite } from "../train/runs.ts";
 import type { Site } from "../data/sites.ts";
 import type { AggregateRow, GroupBy } from "./aggregate.ts";
 import type { BalanceRow } from "./balance.ts";
-import { METRIC_NAMES, type MetricName } from "./metrics.ts";
+import { METRIC_NAMES, type MetricName } from "../metrics/metrics.ts";
+import { ALL_MODELS, MODEL_DISPLAY } from "../models/names.ts";
 import { type Flux, FLUXES } from "./predictions.ts";
 import type { ScaleRow } from "./scales.ts";
 
@@ -85,15 +86,8 @@ export const TableSchema = z.object({
 /** A result table. */
 export type Table = z.infer<typeof TableSchema>;
 
-/** Display names of the models; ablation labels are "tamrl:<variant>". */
-export const MODEL_DISPLAY: Record<string, string> = {
-  trees: "Trees (GBT)",
-  lstm: "LSTM",
-  ctlstm: "CT-LSTM",
-  tamlstm: "TAMLSTM",
-  tamrl: "TAM-RL",
-  mlp: "MLP",
-};
+/** Display names of the models (lib/models/names.ts); ablation labels are "tamrl:<variant>". */
+export { MODEL_DISPLAY };
 
 /** Display names of the TAM-RL ablation variants. */
 export const ABLATION_DISPLAY: Record<string, string> = {
@@ -108,9 +102,10 @@ export const ABLATION_DISPLAY: Record<string, string> = {
 
 /** The display name of a model label. */
 export function displayName(model: string): string {
-  if (MODEL_DISPLAY[model]) return MODEL_DISPLAY[model];
+  const display = MODEL_DISPLAY as Record<string, string>;
+  if (display[model]) return display[model];
   const [base, variant] = model.split(":");
-  if (variant) return `${MODEL_DISPLAY[base] ?? base}: ${ABLATION_DISPLAY[variant] ?? variant}`;
+  if (variant) return `${display[base] ?? base}: ${ABLATION_DISPLAY[variant] ?? variant}`;
   return model;
 }
 
@@ -149,8 +144,8 @@ export const PAPER_MAIN: readonly PaperRow[] = [
   { paper: "TAM-RL", model: "tamrl", GPP_RMSE: 1.97, GPP_R2: 0.43, NEE_RMSE: 1.62, NEE_R2: 0.23 },
 ];
 
-/** The models of the main table, in order. */
-export const MAIN_MODELS = ["trees", "lstm", "ctlstm", "tamlstm", "tamrl", "mlp"] as const;
+/** The models of the main table, in order (every model: lib/models/names.ts `ALL_MODELS`). */
+export const MAIN_MODELS = ALL_MODELS;
 
 /** Relative change of `value` against `reference` in percent. */
 export function relativeChange(value: number, reference: number): number {

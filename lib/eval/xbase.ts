@@ -25,7 +25,7 @@ import {
   type MonthlyReport,
   type MonthlyRule,
 } from "./monthly.ts";
-import { scoreSeries } from "./metrics.ts";
+import { scoreSeries } from "../metrics/metrics.ts";
 import type { Cell } from "./tables.ts";
 import type { PredictionRow } from "./predictions.ts";
 

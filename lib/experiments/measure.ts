@@ -13,7 +13,8 @@ import { join, resolve } from "node:path";
 import { timeSteps } from "../bench/step_bench.ts";
 import { buildDataset } from "../data/dataset.ts";
 import { median } from "../bench/step_bench.ts";
-import { deepMerge, type Profile, type Unit } from "./plan.ts";
+import { mergePatch } from "../train/merge_patch.ts";
+import type { Profile, Unit } from "./plan.ts";
 import { unitExperimentConfig } from "./units.ts";
 import { fitGbm } from "../models/trees/gbm.ts";
 import { canonicalJson } from "../train/runs.ts";
@@ -124,9 +125,9 @@ export function machineMeasurer(
       ),
     treesConfig: async (unit) => {
       const base = env.profile.treesConfig
-        ? await readJson(resolve(env.root, env.profile.treesConfig))
+        ? await readJson(resolve(env.root, env.profile.treesConfig)) as Record<string, unknown>
         : {};
-      return deepMerge(base, unit.overrides);
+      return mergePatch(base, unit.overrides);
     },
   };
 }

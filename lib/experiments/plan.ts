@@ -10,11 +10,13 @@
  */
 import { z } from "zod";
 import { join } from "node:path";
+import { ALL_MODELS } from "../models/names.ts";
+import { mergePatch } from "../train/merge_patch.ts";
 import { atomicWrite } from "../train/runs.ts";
 import { type ClaimTiming, claimUnit, type HeldClaim } from "./claims.ts";
 
 /** Model kinds a unit can train: the neural models and the trees baseline. */
-export const UNIT_MODELS = ["trees", "lstm", "ctlstm", "tamlstm", "tamrl", "mlp"] as const;
+export const UNIT_MODELS = ALL_MODELS;
 /** One model kind. */
 export type UnitModel = typeof UNIT_MODELS[number];
 
@@ -77,37 +79,6 @@ export interface Unit {
   overrides: Record<string, unknown>;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/**
- * Deep-merge `patch` into `base` as a JSON merge patch (RFC 7386): objects merge, `null` removes
- * the key, everything else replaces. Returns a new value; the inputs are not changed.
- *
- * @example
- * ```ts
- * import { deepMerge } from "./plan.ts";
- * deepMerge({ train: { epochs: 5, lr: 1 } }, { train: { epochs: 2 } }); // { train: { epochs: 2, lr: 1 } }
- * ```
- */
-export function deepMerge(
-  base: Record<string, unknown>,
-  patch: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) {
-      delete out[k];
-      continue;
-    }
-    out[k] = isPlainObject(v) && isPlainObject(out[k])
-      ? deepMerge(out[k] as Record<string, unknown>, v)
-      : structuredClone(v);
-  }
-  return out;
-}
-
 /** The unit id of a label, split and seed. */
 export function unitId(label: string, split: SplitKind, seed: number): string {
   return `${label.replace(":", "-")}_${split}_s${seed}`;
@@ -129,8 +100,8 @@ export function unitId(label: string, split: SplitKind, seed: number): string {
 export function buildPlan(profile: Profile): Unit[] {
   const units: Unit[] = [];
   const neural = (model: UnitModel, extra: Record<string, unknown>) =>
-    model === "trees" ? deepMerge({}, profile.treesOverrides) : deepMerge(
-      deepMerge(profile.overrides, profile.modelOverrides[model] ?? {}),
+    model === "trees" ? mergePatch({}, profile.treesOverrides) : mergePatch(
+      mergePatch(profile.overrides, profile.modelOverrides[model] ?? {}),
       extra,
     );
   for (const split of profile.splits) {

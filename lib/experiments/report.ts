@@ -187,15 +187,7 @@ export async function buildReport(runDir: string, options: ReportOptions): Promi
     log(`no finished units under ${join(runDir, "units")}; nothing to tabulate`);
     return result;
   }
-  let profile = options.profile;
-  if (!profile) {
-    const raw = await readJson(join(runDir, "profile.json")).catch(() => null);
-    const parsed = raw === null ? null : ProfileSchema.safeParse(raw);
-    if (parsed && !parsed.success) {
-      throw new Error(`tamflux report: ${join(runDir, "profile.json")} is not a valid profile`);
-    }
-    profile = parsed?.data;
-  }
+  const profile = options.profile ?? await readRunProfile(runDir);
   const qcThresholds = profile?.eval.qcThresholds ?? [1.0, 0.8];
   const minDays = profile?.eval.minDays ?? 10;
   const commit = await gitCommit();
@@ -213,37 +205,12 @@ export async function buildReport(runDir: string, options: ReportOptions): Promi
       byLabel.set(m.unit.label, list);
     }
     // Per-seed site metrics (for the spread over seeds) and the ensemble rows of each label.
-    const perSeedSites: SiteMetricRow[] = [];
-    let ensembleRows: PredictionRow[] = [];
-    const seedsOf: Record<string, number[]> = {};
-    for (const [label, list] of byLabel) {
-      let rows: PredictionRow[] = [];
-      for (const m of list) {
-        const path = join(runDir, "units", m.unit.id, m.outcome.predictions);
-        const unitRows = readPredictions(path);
-        const wrong = unitRows.find((r) => r.model !== label || r.seed !== m.unit.seed);
-        if (wrong) {
-          throw new Error(
-            `tamflux report: ${path} has a row of model ${wrong.model} seed ${wrong.seed}; ` +
-              `the unit is ${label} seed ${m.unit.seed}`,
-          );
-        }
-        rows = rows.concat(unitRows);
-      }
-      seedsOf[label] = list.map((m) => m.unit.seed).sort((a, b) => a - b);
-      if (list.length > 1) {
-        perSeedSites.push(
-          ...siteMetrics(rows, { qcThreshold: qcThresholds[0], minDays }).sites,
-        );
-        const ens = ensemblePredictions(rows);
-        if (ens.dropped[label]) {
-          log(`${split}/${label}: ${ens.dropped[label]} rows not predicted by every seed, dropped`);
-        }
-        rows = ens.rows;
-      }
-      ensembleRows = ensembleRows.concat(rows);
-      log(`${split}/${label}: ${list.length} seed(s), ${rows.length} site-days`);
-    }
+    let { perSeedSites, ensembleRows, seedsOf } = readSplitPredictions(runDir, byLabel, {
+      split,
+      qcThreshold: qcThresholds[0],
+      minDays,
+      log,
+    });
     const aligned = alignPredictions(ensembleRows);
     ensembleRows = [];
     result.alignmentDropped[split] = aligned.dropped;
@@ -265,17 +232,7 @@ export async function buildReport(runDir: string, options: ReportOptions): Promi
       generatedAt: new Date().toISOString(),
     };
     // Training sites (from each unit's split.json, when the runner saved one) are cited too.
-    const trainSites = new Set<string>();
-    for (const m of splitMarkers) {
-      try {
-        const split = await readJson(join(runDir, "units", m.unit.id, "split.json")) as {
-          train?: string[];
-        };
-        for (const s of split.train ?? []) trainSites.add(s);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
+    const trainSites = await trainSitesOf(runDir, splitMarkers);
     const sites = [
       ...siteCitations(testSites, options.sites, { role: "test" }),
       ...siteCitations([...trainSites].filter((s) => !testSites.includes(s)), options.sites, {
@@ -439,4 +396,77 @@ export async function buildReport(runDir: string, options: ReportOptions): Promi
     }
   }
   return result;
+}
+
+/** The profile a run folder was planned with (`profile.json`), undefined when there is none. */
+async function readRunProfile(runDir: string): Promise<Profile | undefined> {
+  const raw = await readJson(join(runDir, "profile.json")).catch(() => null);
+  const parsed = raw === null ? null : ProfileSchema.safeParse(raw);
+  if (parsed && !parsed.success) {
+    throw new Error(`tamflux report: ${join(runDir, "profile.json")} is not a valid profile`);
+  }
+  return parsed?.data;
+}
+
+/**
+ * The predictions of one split's finished units, label by label: each label's seeds read and
+ * checked, per-seed site metrics when there are several seeds (for the spread over seeds), and
+ * the ensemble mean over seeds (a single seed's rows as they are).
+ */
+function readSplitPredictions(
+  runDir: string,
+  byLabel: ReadonlyMap<string, DoneMarker[]>,
+  options: { split: string; qcThreshold: number; minDays: number; log: (m: string) => void },
+): {
+  perSeedSites: SiteMetricRow[];
+  ensembleRows: PredictionRow[];
+  seedsOf: Record<string, number[]>;
+} {
+  const { split, qcThreshold, minDays, log } = options;
+  const perSeedSites: SiteMetricRow[] = [];
+  let ensembleRows: PredictionRow[] = [];
+  const seedsOf: Record<string, number[]> = {};
+  for (const [label, list] of byLabel) {
+    let rows: PredictionRow[] = [];
+    for (const m of list) {
+      const path = join(runDir, "units", m.unit.id, m.outcome.predictions);
+      const unitRows = readPredictions(path);
+      const wrong = unitRows.find((r) => r.model !== label || r.seed !== m.unit.seed);
+      if (wrong) {
+        throw new Error(
+          `tamflux report: ${path} has a row of model ${wrong.model} seed ${wrong.seed}; ` +
+            `the unit is ${label} seed ${m.unit.seed}`,
+        );
+      }
+      rows = rows.concat(unitRows);
+    }
+    seedsOf[label] = list.map((m) => m.unit.seed).sort((a, b) => a - b);
+    if (list.length > 1) {
+      perSeedSites.push(...siteMetrics(rows, { qcThreshold, minDays }).sites);
+      const ens = ensemblePredictions(rows);
+      if (ens.dropped[label]) {
+        log(`${split}/${label}: ${ens.dropped[label]} rows not predicted by every seed, dropped`);
+      }
+      rows = ens.rows;
+    }
+    ensembleRows = ensembleRows.concat(rows);
+    log(`${split}/${label}: ${list.length} seed(s), ${rows.length} site-days`);
+  }
+  return { perSeedSites, ensembleRows, seedsOf };
+}
+
+/** The training sites of a split's units (from each unit's split.json, when it has one). */
+async function trainSitesOf(runDir: string, markers: readonly DoneMarker[]): Promise<Set<string>> {
+  const trainSites = new Set<string>();
+  for (const m of markers) {
+    try {
+      const split = await readJson(join(runDir, "units", m.unit.id, "split.json")) as {
+        train?: string[];
+      };
+      for (const s of split.train ?? []) trainSites.add(s);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return trainSites;
 }

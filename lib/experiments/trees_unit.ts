@@ -9,7 +9,7 @@
  */
 import { configHash } from "../train/runs.ts";
 import { trainPredictDataset, TreesConfigSchema } from "../models/trees/pipeline.ts";
-import { deepMerge } from "./plan.ts";
+import { mergePatch } from "../train/merge_patch.ts";
 import { toPredictionRows, type TreesUnitFn } from "./units.ts";
 
 /**
@@ -23,7 +23,7 @@ import { toPredictionRows, type TreesUnitFn } from "./units.ts";
  * ```
  */
 export const treesUnit: TreesUnitFn = async (unit, { dataset, config, log }) => {
-  const raw = deepMerge(config, {
+  const raw = mergePatch(config, {
     gbm: { ...((config.gbm as Record<string, unknown> | undefined) ?? {}), seed: unit.seed },
   });
   delete raw.seed;

@@ -15,12 +15,13 @@ import { loadFluxnet } from "../data/fluxnet.ts";
 import { saveSplit } from "../data/splits.ts";
 import type { Site } from "../data/sites.ts";
 import { buildModel, transferPretrained } from "../models/build.ts";
-import type { PredictedDay } from "../models/trees/pipeline.ts";
+import type { PredictedDay } from "../data/targets.ts";
 import { type ExperimentConfig, parseExperimentConfig } from "../train/config.ts";
 import { predictEnsemble } from "../train/predict.ts";
 import { configHash, runConfigHash, writeJson, writeRunFolder } from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
-import { deepMerge, type Profile, type Unit, type UnitOutcome, type UnitRunner } from "./plan.ts";
+import { mergePatch } from "../train/merge_patch.ts";
+import type { Profile, Unit, UnitOutcome, UnitRunner } from "./plan.ts";
 import { type PredictionRow, writePredictions } from "../eval/predictions.ts";
 
 /** Where and how units run. */
@@ -117,9 +118,9 @@ export async function unitExperimentConfig(
   // a trees unit's own overrides patch the trees config; the profile's data patch (sites,
   // feature set, ...) applies to it too, so that every model sees the same data
   const profileData = (env.profile.overrides as { data?: Record<string, unknown> }).data ?? {};
-  let raw = deepMerge(base, unit.model === "trees" ? { data: profileData } : unit.overrides);
+  let raw = mergePatch(base, unit.model === "trees" ? { data: profileData } : unit.overrides);
   const data = (raw.data ?? {}) as Record<string, unknown>;
-  raw = deepMerge(raw, {
+  raw = mergePatch(raw, {
     name: unit.id,
     seeds: [unit.seed],
     model: { name: unit.model === "trees" ? "lstm" : unit.model },
@@ -193,7 +194,7 @@ export function createUnitRunner(
       const treesBase = env.profile.treesConfig
         ? await readJsonFile(resolve(env.root, env.profile.treesConfig))
         : {};
-      const treesConfig = deepMerge(treesBase, unit.overrides);
+      const treesConfig = mergePatch(treesBase, unit.overrides);
       await writeJson(join(dir, "config.json"), treesConfig);
       const out = await options.trees(unit, { dir, dataset: ds, config: treesConfig, log });
       await writePredictions(join(dir, "predictions.parquet"), out.rows);

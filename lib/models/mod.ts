@@ -17,6 +17,7 @@
  */
 export * from "./config.ts";
 export * from "./types.ts";
+export * from "./names.ts";
 export * from "./lstm_seq.ts";
 export * from "./layers.ts";
 export * from "./build.ts";

@@ -2,15 +2,18 @@
  * Zero-shot prediction of daily GPP, RECO and NEE at new sites, from drivers only, with the
  * ensemble's spread as uncertainty.
  *
- * Per site: the drivers of its daily file (flux and QC columns are never read), the features of
- * the run's feature set built exactly as in training (lib/data `buildFeatures`: MODIS LAI/EVI from
- * the monthly files, solar and calendar terms), standardized with the run's scaler; the static
- * vector from the given site table with the run's static encoding and scaler. Windows are planned
- * by {@link planWindows} (lib/predict/tiling.ts): every day in a run of at least `window`
- * consecutive days with complete drivers gets a value. The task encoder of TAM-RL sees, for every
- * window, `supportK` windows drawn from the site's own non-overlapping complete driver windows (as
- * for test sites in training; seeded per site, so a site's result does not depend on the other
- * sites). Every member sees the same inputs; GPP and RECO of each member are clipped at 0, then the
+ * Per site ({@link siteInputs}): the drivers of its daily file (flux and QC columns are never
+ * read), the features of the run's feature set built by training's own functions (lib/data
+ * `buildFeatures`: MODIS LAI/EVI from the monthly files, solar and calendar terms; then
+ * `preprocessSites`: standardized with the run's scaler, the static vector from the given site
+ * table with the run's static encoding and scaler; `supportPool`). Windows are planned by
+ * {@link planWindows} (lib/predict/tiling.ts) on training's grid: every day in a run of at least
+ * `window` consecutive days with complete drivers gets a value, and a day that a test site's
+ * window reports in training gets the value of that same window. The task encoder of TAM-RL sees,
+ * for every window, `supportK` windows drawn from the site's own non-overlapping complete driver
+ * windows (the pool of test sites in training; the draws are seeded per site, so a site's result
+ * does not depend on the other sites, and so they differ from training's, which draw for all test
+ * sites from one stream). Every member sees the same inputs; GPP and RECO of each member are clipped at 0, then the
  * mean and the population standard deviation over members are reported.
  *
  * Days that cannot be predicted carry null values and a status giving the reason.
@@ -20,12 +23,12 @@
 import * as tf from "@tensorflow/tfjs";
 import pl from "polars";
 import { disposeBatch, type SupportStats, WindowBatchSource } from "../data/batches.ts";
-import { buildFeatures, siteMatrix } from "../data/features.ts";
+import { buildFeatures } from "../data/features.ts";
 import { FluxnetInputError } from "../data/fluxnet.ts";
 import { epochDay, loadModisMonthly, type ModisMonthly } from "../data/modis.ts";
-import { columnAsFloat64, scalerColumn } from "../data/scaler.ts";
+import { preprocessSites, supportPool } from "../data/preprocess.ts";
 import { encodeStatic } from "../data/static.ts";
-import { enumerateWindows, type SiteSeries } from "../data/windows.ts";
+import type { SiteSeries, WindowRef } from "../data/windows.ts";
 import { checkFinitePrediction, predictPhysical } from "../train/predict.ts";
 import { type LoadedEnsemble, loadEnsemble, type LoadEnsembleOptions } from "./ensemble.ts";
 import {
@@ -38,7 +41,7 @@ import {
   parseDriverDaily,
   type PredictionSite,
 } from "./inputs.ts";
-import { planWindows } from "./tiling.ts";
+import { planWindows, type WindowPlan } from "./tiling.ts";
 
 /** Features computed from the date and latitude (lib/data/features.ts). */
 const COMPUTED = ["SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"];
@@ -214,7 +217,7 @@ async function predictWith(
   progress: (line: string) => void,
 ): Promise<{ frame: pl.DataFrame; report: PredictReport }> {
   const t0 = performance.now();
-  const { info, scaler } = ens;
+  const { info } = ens;
   const T = ens.data.window, stride = ens.data.stride, K = ens.data.supportK;
   const dynNames = info.featureNames.dyn;
   const staticNames = info.featureNames.static;
@@ -289,201 +292,46 @@ async function predictWith(
     } days, validated in ${((tInputs - t0) / 1000).toFixed(1)} s`,
   );
 
-  // 2. per site
+  // 2. per site: inputs (as in training), status of each day, predictions, rows
   const reports: SitePredictionReport[] = [];
   const frames: pl.DataFrame[] = [];
   const batchSize = options.batchSize ?? 256;
   const seed = options.seed ?? 0;
-  for (const [k, { site, daily }] of prepared.entries()) {
+  for (const [k, p] of prepared.entries()) {
     const ts = performance.now();
-    const id = site.SITE_ID;
-    const n = daily.days.length;
-    const fileColumn = (c: string) =>
-      daily.values[c as FileDriver] ?? new Float64Array(n).fill(NaN);
-    const frame = pl.DataFrame({
-      site: pl.Series("site", new Array(n).fill(id), pl.Utf8),
-      date: pl.Series("date", daily.days).cast(pl.Date),
-      ...Object.fromEntries(
-        ["TA_F", "SW_IN_F", "VPD_F", "GPP", "RECO", "NEE", "NEE_QC"].map((c) => [c, fileColumn(c)]),
-      ),
-    }).withColumns(
-      ...["TA_F", "SW_IN_F", "VPD_F", "GPP", "RECO", "NEE", "NEE_QC"].map((c) =>
-        pl.col(c).fillNan(null)
-      ),
-    );
-    const { table: features } = buildFeatures(frame, [{ SITE_ID: id, LAT: site.LAT }], {
-      modis,
-      maxGapMonths: ens.data.modisMaxGapMonths,
-    });
-    const cols: Record<string, Float64Array> = {};
-    for (const c of dynNames) {
-      const a = columnAsFloat64(features, c);
-      const { mean, std } = scalerColumn(scaler, c);
-      for (let i = 0; i < n; i++) a[i] = (a[i] - mean) / std;
-      cols[c] = a;
-    }
-    const complete = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      complete[i] = dynNames.every((c) => Number.isFinite(cols[c][i])) ? 1 : 0;
-    }
-    const plan = planWindows(daily.days, complete, { window: T, stride });
-
-    // statuses
-    const status: string[] = new Array(n);
-    const reasons: Record<string, number> = {};
-    const count = (kind: string) => (reasons[kind] = (reasons[kind] ?? 0) + 1);
-    for (let i = 0; i < n; i++) {
-      if (plan.window[i] >= 0) {
-        status[i] = "ok";
-        count("ok");
-        continue;
-      }
-      if (complete[i]) {
-        status[i] = `not enough days for a window (a run of ${plan.runLength[i]} consecutive ` +
-          `days with all drivers, ${T} needed)`;
-        count("not enough days for a window");
-        continue;
-      }
-      const parts: string[] = [];
-      const kinds: string[] = [];
-      const missingDrivers = drivers.filter((c) => !Number.isFinite(daily.values[c]![i]));
-      if (missingDrivers.length > 0) {
-        parts.push(`missing driver ${missingDrivers.join(", ")}`);
-        kinds.push("missing driver");
-      }
-      const modisParts = new Map<string, string[]>();
-      for (const v of modisVars) {
-        if (Number.isFinite(cols[v][i])) continue;
-        const [kind, text] = modisReason(
-          modis.get(id),
-          v,
-          daily.days[i],
-          ens.data.modisMaxGapMonths,
-        );
-        if (!modisParts.has(kind)) modisParts.set(kind, []);
-        modisParts.get(kind)!.push(text);
-      }
-      for (const [kind, texts] of modisParts) {
-        parts.push(texts.join("; "));
-        kinds.push(kind);
-      }
-      // one kind per day: the first reason
-      count(kinds[0] ?? "incomplete features");
-      status[i] = parts.join("; ");
-    }
-
-    // predictions
-    const mean = new Float64Array(n * 3).fill(NaN);
-    const sd = new Float64Array(n * 3).fill(NaN);
-    let support: SupportStats = { full: 0, repeated: 0, selfOnly: 0 };
-    if (plan.starts.length > 0) {
-      const series: SiteSeries = {
-        site: id,
-        days: daily.days,
-        dyn: siteMatrix(cols, dynNames, { from: 0, to: n }),
-        nDyn: dynNames.length,
-        y: new Float32Array(n * 3).fill(NaN),
-        qc: new Float32Array(n).fill(NaN),
-      };
-      const raw = encodeStatic(site, encoding);
-      const statics = Float32Array.from(staticNames, (name, j) => {
-        const { mean, std } = scalerColumn(scaler, name);
-        return (raw[j] - mean) / std;
-      });
-      const pool = enumerateWindows(series, 0, { window: T, stride: T, requireTarget: false })
-        .windows;
-      const source = new WindowBatchSource({
-        series: [series],
-        statics: [statics],
-        weights: [1],
-        windows: plan.starts.map((start) => ({ series: 0, start })),
-        pools: [pool],
-      }, {
-        window: T,
-        stride,
-        supportK: K,
-        nStatic: staticNames.length,
-        targetScale: info.targetScale,
-        role: `predict:${id}`,
-      });
-      support = source.supportStats();
-      // rows of each window, in window order
-      const rowsOf: number[][] = plan.starts.map(() => []);
-      for (let i = 0; i < n; i++) if (plan.window[i] >= 0) rowsOf[plan.window[i]].push(i);
-      let w0 = 0;
-      for (const batch of source.batches({ batchSize, shuffle: false, seed })) {
-        try {
-          const [meanT, sdT] = tf.tidy(() => {
-            const members = tf.stack(
-              ens.models.map((m) => predictPhysical(m, batch, info.targetScale)),
-            );
-            const { mean, variance } = tf.moments(members, 0);
-            return [mean, tf.sqrt(tf.relu(variance))];
-          });
-          const mv = meanT.dataSync(), sv = sdT.dataSync();
-          tf.dispose([meanT, sdT]);
-          const B = batch.xDyn.shape[0];
-          for (let b = 0; b < B; b++) {
-            const w = w0 + b;
-            for (const row of rowsOf[w]) {
-              const t = row - plan.starts[w];
-              checkFinitePrediction(
-                mv,
-                sv,
-                (b * T + t) * 3,
-                `run ${ens.dirs.join(", ")}: site ${id} (${daily.file}), ${iso(daily.days[row])}`,
-              );
-              for (let j = 0; j < 3; j++) {
-                mean[row * 3 + j] = mv[(b * T + t) * 3 + j];
-                sd[row * 3 + j] = sv[(b * T + t) * 3 + j];
-              }
-            }
-          }
-          w0 += B;
-        } finally {
-          disposeBatch(batch);
-        }
-      }
-    }
-    const pick = (a: Float64Array, j: number) => {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) out[i] = a[i * 3 + j];
-      return out;
-    };
-    const out = pl.DataFrame({
-      site: pl.Series("site", new Array(n).fill(id), pl.Utf8),
-      date: pl.Series("date", daily.days).cast(pl.Date),
-      GPP: pick(mean, 0),
-      RECO: pick(mean, 1),
-      NEE: pick(mean, 2),
-      GPP_sd: pick(sd, 0),
-      RECO_sd: pick(sd, 1),
-      NEE_sd: pick(sd, 2),
-      status: pl.Series("status", status, pl.Utf8),
-      context_days: Float64Array.from(plan.context, (c) => (c > 0 ? c : NaN)),
-    }).withColumns(
-      ...["GPP", "RECO", "NEE", "GPP_sd", "RECO_sd", "NEE_sd"].map((c) => pl.col(c).fillNan(null)),
-      pl.col("context_days").fillNan(null).cast(pl.Int32),
-    );
-    frames.push(out);
-    const predicted = reasons.ok ?? 0;
+    const id = p.site.SITE_ID;
+    const n = p.daily.days.length;
+    const inputs = siteInputs(ens, p, modis);
+    const { status, reasons } = dayStatus(inputs, p, { ens, drivers, modisVars, modis });
+    const predicted = inputs.plan.starts.length > 0
+      ? predictSite(ens, inputs, {
+        batchSize,
+        seed,
+        where: (row) =>
+          `run ${ens.dirs.join(", ")}: site ${id} (${p.daily.file}), ${iso(p.daily.days[row])}`,
+      })
+      : { mean: new Float64Array(n * 3).fill(NaN), sd: new Float64Array(n * 3).fill(NaN) };
+    frames.push(siteFrame(id, p.daily.days, predicted, { status, context: inputs.plan.context }));
+    const nOk = reasons.ok ?? 0;
     const rep: SitePredictionReport = {
       site: id,
-      file: daily.file,
+      file: p.daily.file,
       days: n,
-      predicted,
-      share: n ? predicted / n : 0,
-      firstDate: iso(daily.days[0]),
-      lastDate: iso(daily.days[n - 1]),
-      windows: plan.starts.length,
+      predicted: nOk,
+      share: n ? nOk / n : 0,
+      firstDate: iso(p.daily.days[0]),
+      lastDate: iso(p.daily.days[n - 1]),
+      windows: inputs.plan.starts.length,
       reasons,
-      support,
+      support: inputs.plan.starts.length > 0
+        ? sourceOf(ens, inputs).supportStats()
+        : { full: 0, repeated: 0, selfOnly: 0 },
       seconds: (performance.now() - ts) / 1000,
     };
     reports.push(rep);
     const other = Object.entries(reasons).filter(([r]) => r !== "ok").map(([r, c]) => `${r} ${c}`);
     progress(
-      `[${k + 1}/${prepared.length}] ${id}: ${predicted}/${n} days predicted ` +
+      `[${k + 1}/${prepared.length}] ${id}: ${nOk}/${n} days predicted ` +
         `(${(100 * rep.share).toFixed(1)}%), ${rep.windows} windows, ` +
         `${rep.seconds.toFixed(1)} s${other.length ? `; not predicted: ${other.join(", ")}` : ""}`,
     );
@@ -511,4 +359,236 @@ async function predictWith(
       },
     },
   };
+}
+
+/** A site's model inputs, built by the same preprocessing as training (lib/data/preprocess.ts). */
+export interface SiteInputs {
+  /** Standardized drivers (no targets: y and qc are NaN). */
+  series: SiteSeries;
+  /** Standardized static vector. */
+  statics: Float32Array;
+  /** Support pool: non-overlapping complete driver windows, as for test sites in training. */
+  pool: WindowRef[];
+  /** Per row: 1 when every dynamic feature exists. */
+  complete: Uint8Array;
+  /** Which window predicts which day. */
+  plan: WindowPlan;
+}
+
+/**
+ * Features, standardized series, static vector, support pool and window plan of one site: the
+ * features of its drivers by lib/data `buildFeatures`, then `preprocessSites` and `supportPool`,
+ * the functions `buildDataset` uses, with the run's scaler and static encoding.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = siteInputs(ens, { site, daily }, modis);
+ * ```
+ */
+export function siteInputs(
+  ens: Pick<LoadedEnsemble, "info" | "scaler" | "data" | "statics">,
+  input: { site: PredictionSite; daily: DriverDaily },
+  modis: ReadonlyMap<string, ModisMonthly>,
+): SiteInputs {
+  const { site, daily } = input;
+  const id = site.SITE_ID;
+  const n = daily.days.length;
+  const dynNames = ens.info.featureNames.dyn;
+  const staticNames = ens.info.featureNames.static;
+  const fileColumn = (c: string) => daily.values[c as FileDriver] ?? new Float64Array(n).fill(NaN);
+  const columns = ["TA_F", "SW_IN_F", "VPD_F", "GPP", "RECO", "NEE", "NEE_QC"];
+  const frame = pl.DataFrame({
+    site: pl.Series("site", new Array(n).fill(id), pl.Utf8),
+    date: pl.Series("date", daily.days).cast(pl.Date),
+    ...Object.fromEntries(columns.map((c) => [c, fileColumn(c)])),
+  }).withColumns(...columns.map((c) => pl.col(c).fillNan(null)));
+  const { table: features, runs } = buildFeatures(frame, [{ SITE_ID: id, LAT: site.LAT }], {
+    modis: modis as Map<string, ModisMonthly>,
+    maxGapMonths: ens.data.modisMaxGapMonths,
+  });
+  if (features.height !== n) {
+    throw new Error(`predict: ${id}: ${features.height} feature rows for ${n} days`);
+  }
+  const { series: [series], statics: [statics] } = preprocessSites(features, {
+    scaler: ens.scaler,
+    dynNames,
+    staticNames,
+    staticRaw: new Map([[id, encodeStatic(site, ens.statics.encoding)]]),
+    runs,
+  });
+  const F = dynNames.length;
+  const complete = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    let ok = 1;
+    for (let f = 0; f < F; f++) if (Number.isNaN(series.dyn[i * F + f])) ok = 0;
+    complete[i] = ok;
+  }
+  const plan = planWindows(daily.days, complete, {
+    window: ens.data.window,
+    stride: ens.data.stride,
+  });
+  return { series, statics, pool: supportPool(series, 0, ens.data.window), complete, plan };
+}
+
+/** The status of every day: "ok", or why it cannot be predicted; counts per kind. */
+function dayStatus(
+  inputs: SiteInputs,
+  input: Prepared,
+  context: {
+    ens: LoadedEnsemble;
+    drivers: FileDriver[];
+    modisVars: ("LAI" | "EVI")[];
+    modis: Map<string, ModisMonthly>;
+  },
+): { status: string[]; reasons: Record<string, number> } {
+  const { plan, complete, series } = inputs;
+  const { daily, site } = input;
+  const T = context.ens.data.window;
+  const dynNames = context.ens.info.featureNames.dyn;
+  const F = dynNames.length;
+  const n = daily.days.length;
+  const status: string[] = new Array(n);
+  const reasons: Record<string, number> = {};
+  const count = (kind: string) => (reasons[kind] = (reasons[kind] ?? 0) + 1);
+  for (let i = 0; i < n; i++) {
+    if (plan.window[i] >= 0) {
+      status[i] = "ok";
+      count("ok");
+      continue;
+    }
+    if (complete[i]) {
+      status[i] = `not enough days for a window (a run of ${plan.runLength[i]} consecutive ` +
+        `days with all drivers, ${T} needed)`;
+      count("not enough days for a window");
+      continue;
+    }
+    const parts: string[] = [];
+    const kinds: string[] = [];
+    const missingDrivers = context.drivers.filter((c) => !Number.isFinite(daily.values[c]![i]));
+    if (missingDrivers.length > 0) {
+      parts.push(`missing driver ${missingDrivers.join(", ")}`);
+      kinds.push("missing driver");
+    }
+    const modisParts = new Map<string, string[]>();
+    for (const v of context.modisVars) {
+      if (!Number.isNaN(series.dyn[i * F + dynNames.indexOf(v)])) continue;
+      const [kind, text] = modisReason(
+        context.modis.get(site.SITE_ID),
+        v,
+        daily.days[i],
+        context.ens.data.modisMaxGapMonths,
+      );
+      if (!modisParts.has(kind)) modisParts.set(kind, []);
+      modisParts.get(kind)!.push(text);
+    }
+    for (const [kind, texts] of modisParts) {
+      parts.push(texts.join("; "));
+      kinds.push(kind);
+    }
+    // one kind per day: the first reason
+    count(kinds[0] ?? "incomplete features");
+    status[i] = parts.join("; ");
+  }
+  return { status, reasons };
+}
+
+/** The batch source of one site's planned windows. */
+function sourceOf(ens: LoadedEnsemble, inputs: SiteInputs): WindowBatchSource {
+  return new WindowBatchSource({
+    series: [inputs.series],
+    statics: [inputs.statics],
+    weights: [1],
+    windows: inputs.plan.starts.map((start) => ({ series: 0, start })),
+    pools: [inputs.pool],
+  }, {
+    window: ens.data.window,
+    stride: ens.data.stride,
+    supportK: ens.data.supportK,
+    nStatic: ens.info.featureNames.static.length,
+    targetScale: ens.info.targetScale,
+    role: `predict:${inputs.series.site}`,
+  });
+}
+
+/** Ensemble mean and sd of every planned day (`[n * 3]`, NaN where no window reports the day). */
+function predictSite(
+  ens: LoadedEnsemble,
+  inputs: SiteInputs,
+  options: { batchSize: number; seed: number; where: (row: number) => string },
+): { mean: Float64Array; sd: Float64Array } {
+  const { plan } = inputs;
+  const T = ens.data.window;
+  const n = inputs.series.days.length;
+  const mean = new Float64Array(n * 3).fill(NaN);
+  const sd = new Float64Array(n * 3).fill(NaN);
+  // rows of each window, in window order
+  const rowsOf: number[][] = plan.starts.map(() => []);
+  for (let i = 0; i < n; i++) if (plan.window[i] >= 0) rowsOf[plan.window[i]].push(i);
+  let w0 = 0;
+  const source = sourceOf(ens, inputs);
+  for (
+    const batch of source.batches({
+      batchSize: options.batchSize,
+      seed: options.seed,
+      shuffle: false,
+    })
+  ) {
+    try {
+      const [meanT, sdT] = tf.tidy(() => {
+        const members = tf.stack(
+          ens.models.map((m) => predictPhysical(m, batch, ens.info.targetScale)),
+        );
+        const { mean, variance } = tf.moments(members, 0);
+        return [mean, tf.sqrt(tf.relu(variance))];
+      });
+      const mv = meanT.dataSync(), sv = sdT.dataSync();
+      tf.dispose([meanT, sdT]);
+      const B = batch.xDyn.shape[0];
+      for (let b = 0; b < B; b++) {
+        const w = w0 + b;
+        for (const row of rowsOf[w]) {
+          const t = row - plan.starts[w];
+          checkFinitePrediction(mv, sv, (b * T + t) * 3, options.where(row));
+          for (let j = 0; j < 3; j++) {
+            mean[row * 3 + j] = mv[(b * T + t) * 3 + j];
+            sd[row * 3 + j] = sv[(b * T + t) * 3 + j];
+          }
+        }
+      }
+      w0 += B;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+  return { mean, sd };
+}
+
+/** One site's rows of the prediction table ({@link PREDICTION_COLUMNS}). */
+function siteFrame(
+  id: string,
+  days: Int32Array,
+  values: { mean: Float64Array; sd: Float64Array },
+  extra: { status: string[]; context: Int32Array },
+): pl.DataFrame {
+  const n = days.length;
+  const pick = (a: Float64Array, j: number) => {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = a[i * 3 + j];
+    return out;
+  };
+  return pl.DataFrame({
+    site: pl.Series("site", new Array(n).fill(id), pl.Utf8),
+    date: pl.Series("date", days).cast(pl.Date),
+    GPP: pick(values.mean, 0),
+    RECO: pick(values.mean, 1),
+    NEE: pick(values.mean, 2),
+    GPP_sd: pick(values.sd, 0),
+    RECO_sd: pick(values.sd, 1),
+    NEE_sd: pick(values.sd, 2),
+    status: pl.Series("status", extra.status, pl.Utf8),
+    context_days: Float64Array.from(extra.context, (c) => (c > 0 ? c : NaN)),
+  }).withColumns(
+    ...["GPP", "RECO", "NEE", "GPP_sd", "RECO_sd", "NEE_sd"].map((c) => pl.col(c).fillNan(null)),
+    pl.col("context_days").fillNan(null).cast(pl.Int32),
+  );
 }

@@ -2,14 +2,21 @@
  * Which window predicts which day.
  *
  * A day can be predicted when it lies in a run of at least `window` consecutive calendar days
- * whose drivers are all complete. Each such run is tiled as in training: windows start at the run's
- * first day and every `stride` days after; window k reports its last `stride` days (training's
- * loss days), so every day past the first window's warm-up has `window - stride + 1` to `window`
- * days of drivers behind it. Two additions make every day of the run covered exactly once:
- * - the first window also reports its first `window - stride` days (they carry less context:
- *   `context` = position in the window + 1);
+ * whose drivers are all complete. Windows are laid on training's grid: a test site's windows in
+ * training (lib/data `enumerateWindows`) start at rows 0, `stride`, 2 `stride`, ... of the site's
+ * record and report their last `stride` days (the loss days); those of them that lie inside a run
+ * are used here too, so a day a training grid window reports gets the same value as in training's
+ * test predictions (same window, same inputs). Around them, every other day of the run is covered
+ * exactly once:
+ * - a run that does not start on the grid gets a head window at the run's first day, which reports
+ *   the days before the first grid window's loss days (the first window also reports its first
+ *   `window - stride` days: they carry less context, `context` = position in the window + 1);
  * - when the run's end is not on the stride grid, one more window, ending on the run's last day,
  *   reports the days after the last grid window.
+ *
+ * (Before, the grid started at each run's first day, so at a site whose record starts with an
+ * incomplete day, e.g. before MODIS, every window was shifted against training's and every day
+ * differed from the run's own test predictions.)
  *
  * @module
  */
@@ -67,8 +74,18 @@ export function planWindows(
     while (j < n && complete[j] && days[j] - days[j - 1] === 1) j++;
     runLength.fill(j - i, i, j);
     if (j - i >= T) {
+      // the first grid start (row = 0 mod stride) at or after the run's start
+      const g0 = Math.ceil(i / stride) * stride;
       let covered = i;
-      for (let s = i; s + T <= j; s += stride) {
+      if (g0 !== i) {
+        // head window: its days up to the first grid window's loss days (or all T days when no
+        // grid window fits in the run)
+        starts.push(i);
+        const until = g0 + T <= j ? g0 + T - stride : i + T;
+        assign(starts.length - 1, i, until);
+        covered = until;
+      }
+      for (let s = g0; s + T <= j; s += stride) {
         starts.push(s);
         assign(starts.length - 1, covered, s + T);
         covered = s + T;

@@ -9,5 +9,5 @@ export { disposeBatch } from "../data/batches.ts";
 export type { FluxModel, ModelDims, ModelInput } from "../models/types.ts";
 export type { ModelConfig, ModelName } from "../models/config.ts";
 
-/** Target order everywhere: 0 = GPP, 1 = RECO, 2 = NEE. */
-export const TARGETS = ["GPP", "RECO", "NEE"] as const;
+/** Target order everywhere: 0 = GPP, 1 = RECO, 2 = NEE (defined in lib/data/targets.ts). */
+export { TARGETS } from "../data/targets.ts";

@@ -16,24 +16,13 @@ import {
   type FluxModel,
   type TargetScale,
 } from "./contracts.ts";
+import { type PredictedDay, type Target, TARGETS } from "../data/targets.ts";
+import { bias, r2, rmse, validPairs } from "../metrics/metrics.ts";
 
-/** One predicted site-day (physical units). The `*_obs` are null where the target is missing. */
-export interface PredictedDay {
-  site: string;
-  /** ISO yyyy-mm-dd. */
-  date: string;
-  GPP: number;
-  RECO: number;
-  NEE: number;
-  GPP_sd: number;
-  RECO_sd: number;
-  NEE_sd: number;
-  GPP_obs: number | null;
-  RECO_obs: number | null;
-  NEE_obs: number | null;
-  /** The batch's NEE QC of the day, null when none of the three targets exists. */
-  NEE_QC: number | null;
-}
+export type { PredictedDay } from "../data/targets.ts";
+
+/** A day predicted by {@link predictEnsemble}: a {@link PredictedDay} whose ensemble sd is set. */
+export type EnsembleDay = PredictedDay & { GPP_sd: number; RECO_sd: number; NEE_sd: number };
 
 /** Options of {@link predictEnsemble}. */
 export interface PredictOptions {
@@ -44,8 +33,6 @@ export interface PredictOptions {
   /** Names the models (e.g. the run folder) in the error on a non-finite prediction. */
   label?: string;
 }
-
-const FLUXES = ["GPP", "RECO", "NEE"] as const;
 
 /**
  * Throw when a predicted day holds a non-finite mean or standard deviation (a model trained into
@@ -69,7 +56,9 @@ export function checkFinitePrediction(
       const v = a[i + k];
       if (!Number.isFinite(v)) {
         throw new Error(
-          `${where}: the model predicts a non-finite ${FLUXES[k]}${what} (${v}); the weights are ` +
+          `${where}: the model predicts a non-finite ${
+            TARGETS[k]
+          }${what} (${v}); the weights are ` +
             `broken (e.g. training diverged into NaN), so no prediction is written`,
         );
       }
@@ -143,7 +132,7 @@ export function predictEnsemble(
   models: FluxModel[],
   source: BatchSource,
   options: PredictOptions,
-): { days: PredictedDay[]; duplicates: number; members: number } {
+): { days: EnsembleDay[]; duplicates: number; members: number } {
   if (models.length === 0) throw new Error("predictEnsemble: no models");
   const T = source.dims.window;
   const lossDays = options.lossDays;
@@ -151,7 +140,7 @@ export function predictEnsemble(
     throw new Error(`predictEnsemble: lossDays ${lossDays} must be in 1..${T}`);
   }
   const { mean: ym, std: ys } = source.targetScale;
-  const days: PredictedDay[] = [];
+  const days: EnsembleDay[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
   const batchSize = options.batchSize ?? 256;
@@ -220,7 +209,8 @@ export interface QuickMetrics {
 
 /**
  * Pooled metrics of predicted days against their observations (physical units), for a run's
- * metrics.json; the paper's per-site metrics are lib/eval's job.
+ * metrics.json, computed with lib/metrics (the definitions lib/eval uses per site); the paper's
+ * per-site metrics are lib/eval's job.
  *
  * @example
  * ```ts ignore
@@ -228,29 +218,15 @@ export interface QuickMetrics {
  * console.log(m.GPP.rmse, m.NEE.r2);
  * ```
  */
-export function pooledMetrics(days: PredictedDay[]): QuickMetrics {
-  const one = (k: "GPP" | "RECO" | "NEE") => {
-    const obsKey = `${k}_obs` as const;
-    let n = 0, so = 0, sse = 0, sb = 0;
-    for (const d of days) {
-      const o = d[obsKey];
-      if (o === null) continue;
-      n++;
-      so += o;
-      sse += (d[k] - o) ** 2;
-      sb += d[k] - o;
-    }
-    const mean = n ? so / n : 0;
-    let sst = 0;
-    for (const d of days) {
-      const o = d[obsKey];
-      if (o !== null) sst += (o - mean) ** 2;
-    }
+export function pooledMetrics(days: readonly PredictedDay[]): QuickMetrics {
+  const one = (k: Target) => {
+    const obs = days.map((d) => d[`${k}_obs`]);
+    const pred = days.map((d) => d[k]);
     return {
-      rmse: n ? Math.sqrt(sse / n) : NaN,
-      r2: sst > 0 ? 1 - sse / sst : NaN,
-      bias: n ? sb / n : NaN,
-      n,
+      rmse: rmse(obs, pred),
+      r2: r2(obs, pred),
+      bias: bias(obs, pred),
+      n: validPairs(obs, pred).obs.length,
     };
   };
   return { GPP: one("GPP"), RECO: one("RECO"), NEE: one("NEE") };

@@ -32,6 +32,7 @@ import {
   writeJson,
   writeRunFolder,
 } from "./runs.ts";
+import { mergePatch } from "./merge_patch.ts";
 import { capWindows } from "./subsample.ts";
 import { type EpochRecord, planStages, trainModel } from "./trainer.ts";
 
@@ -84,7 +85,8 @@ export interface TrainOrLoadOptions {
 }
 
 /**
- * A config with a partial config merged into it (objects merged key by key, anything else
+ * A config with a partial config merged into it as a JSON merge patch ({@link mergePatch}:
+ * objects merged key by key, `null` deletes a key so that its default applies, anything else
  * replaced), validated again.
  *
  * @example
@@ -97,18 +99,9 @@ export interface TrainOrLoadOptions {
  * ```
  */
 export function patchConfig(config: ExperimentConfig, patch: unknown): ExperimentConfig {
-  return parseExperimentConfig(merge(structuredClone(config), patch), {
+  return parseExperimentConfig(mergePatch(structuredClone(config), patch), {
     source: "patched config",
   });
-}
-
-function merge(base: unknown, patch: unknown): unknown {
-  const isObject = (v: unknown): v is Record<string, unknown> =>
-    v !== null && typeof v === "object" && !Array.isArray(v);
-  if (!isObject(base) || !isObject(patch)) return patch === undefined ? base : patch;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) out[k] = merge(base[k], v);
-  return out;
 }
 
 /**

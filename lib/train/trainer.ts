@@ -315,45 +315,7 @@ export async function trainModel(
   const stepsPerEpoch = Math.ceil(data.train.windows / tc.batchSize);
   if (data.train.windows === 0) throw new Error("trainModel: the training source has no windows");
 
-  let state: CheckpointState = {
-    version: 1,
-    configHash: hash,
-    seed,
-    stageIndex: 0,
-    epochsDone: 0,
-    stageFinished: false,
-    bestMonitor: null,
-    bestEpoch: 0,
-    badEpochs: 0,
-    optimizerStep: 0,
-    history: [],
-    stages: [],
-  };
-  let restored: Map<string, tf.Tensor> | null = null;
-  if (options.resume && paths && await exists(paths.checkpoint)) {
-    const { tensors, meta } = await loadTensors(paths.checkpoint);
-    const saved = meta as CheckpointState;
-    if (saved?.version !== 1) throw new Error(`${paths.checkpoint}: unknown checkpoint version`);
-    if (saved.configHash !== hash) {
-      tf.dispose([...tensors.values()]);
-      throw new Error(
-        `${paths.checkpoint}: written with another config (hash ${
-          saved.configHash.slice(0, 12)
-        }, ` +
-          `now ${hash.slice(0, 12)}); cannot resume`,
-      );
-    }
-    if (saved.seed !== seed) {
-      tf.dispose([...tensors.values()]);
-      throw new Error(`${paths.checkpoint}: written with seed ${saved.seed}, not ${seed}`);
-    }
-    state = saved;
-    restored = tensors;
-    // the log must agree with the checkpoint (a crash may have come between the two writes)
-    await writeJsonl(paths.log, state.history);
-  } else if (paths) {
-    await writeJsonl(paths.log, []);
-  }
+  let { state, restored } = await openRun(paths, { hash, seed, resume: !!options.resume });
 
   let previous: FluxModel | null = null;
   let model: FluxModel | null = null;
@@ -522,13 +484,11 @@ export async function trainModel(
                 .reduce((s, r) => s + r.seconds, 0),
             });
             if (paths) {
-              const bestBytes = encodeWeights(readWeights(model.variables));
-              await atomicWrite(paths.weights(`${stage.name}_last`), last);
-              await atomicWrite(paths.weights(`${stage.name}_best`), bestBytes);
-              if (si === stages.length - 1) {
-                await atomicWrite(paths.weights("last"), last);
-                await atomicWrite(paths.weights("best"), bestBytes);
-              }
+              await writeStageWeights(paths, model, {
+                stage: stage.name,
+                last,
+                final: si === stages.length - 1,
+              });
             }
           }
           if (paths) {
@@ -567,6 +527,74 @@ export async function trainModel(
       epochsThisCall,
       seconds: (performance.now() - t0) / 1000,
     };
+  }
+}
+
+/**
+ * The state a run starts from: the checkpoint of `paths` when resuming (checked against the
+ * config hash and seed; its tensors returned for the caller to assign), else a fresh state (the
+ * log emptied).
+ */
+async function openRun(
+  paths: ReturnType<typeof runPaths> | null,
+  options: { hash: string; seed: number; resume: boolean },
+): Promise<{ state: CheckpointState; restored: Map<string, tf.Tensor> | null }> {
+  const { hash, seed } = options;
+  let state: CheckpointState = {
+    version: 1,
+    configHash: hash,
+    seed,
+    stageIndex: 0,
+    epochsDone: 0,
+    stageFinished: false,
+    bestMonitor: null,
+    bestEpoch: 0,
+    badEpochs: 0,
+    optimizerStep: 0,
+    history: [],
+    stages: [],
+  };
+  let restored: Map<string, tf.Tensor> | null = null;
+  if (options.resume && paths && await exists(paths.checkpoint)) {
+    const { tensors, meta } = await loadTensors(paths.checkpoint);
+    const saved = meta as CheckpointState;
+    if (saved?.version !== 1) throw new Error(`${paths.checkpoint}: unknown checkpoint version`);
+    if (saved.configHash !== hash) {
+      tf.dispose([...tensors.values()]);
+      throw new Error(
+        `${paths.checkpoint}: written with another config (hash ${
+          saved.configHash.slice(0, 12)
+        }, ` +
+          `now ${hash.slice(0, 12)}); cannot resume`,
+      );
+    }
+    if (saved.seed !== seed) {
+      tf.dispose([...tensors.values()]);
+      throw new Error(`${paths.checkpoint}: written with seed ${saved.seed}, not ${seed}`);
+    }
+    state = saved;
+    restored = tensors;
+    // the log must agree with the checkpoint (a crash may have come between the two writes)
+    await writeJsonl(paths.log, state.history);
+  } else if (paths) {
+    await writeJsonl(paths.log, []);
+  }
+  return { state, restored };
+}
+
+/** The weights of a finished stage (best and last; for the final stage also `best`, `last`). */
+async function writeStageWeights(
+  paths: ReturnType<typeof runPaths>,
+  model: FluxModel,
+  options: { stage: string; last: Uint8Array; final: boolean },
+): Promise<void> {
+  const { stage, last } = options;
+  const bestBytes = encodeWeights(readWeights(model.variables));
+  await atomicWrite(paths.weights(`${stage}_last`), last);
+  await atomicWrite(paths.weights(`${stage}_best`), bestBytes);
+  if (options.final) {
+    await atomicWrite(paths.weights("last"), last);
+    await atomicWrite(paths.weights("best"), bestBytes);
   }
 }
 

@@ -11,6 +11,7 @@
 import pl from "polars";
 import { z } from "zod";
 import { columnAsFloat64 } from "../../data/scaler.ts";
+import { type Target, TARGETS } from "../../data/targets.ts";
 import { checkMatrix, type FeatureMatrix } from "./matrix.ts";
 
 /** Which trailing means to add. */
@@ -20,11 +21,6 @@ export const RollingSpecSchema = z.object({
 }).strict();
 /** Which trailing means to add. */
 export type RollingSpec = z.input<typeof RollingSpecSchema>;
-
-/** The target fluxes, in the project's order. */
-export const TREE_TARGETS = ["GPP", "RECO", "NEE"] as const;
-/** One target flux. */
-export type TreeTarget = typeof TREE_TARGETS[number];
 
 /** Per-day rows for tree models: features, targets and the identifying columns. */
 export interface TreeTable {
@@ -38,7 +34,7 @@ export interface TreeTable {
   IGBP: string[];
   KOPPEN_MAIN: string[];
   /** Observed targets (NaN = missing). */
-  y: Record<TreeTarget, Float64Array>;
+  y: Record<Target, Float64Array>;
   /** NEE_VUT_REF_QC (NaN = missing). */
   qc: Float64Array;
 }
@@ -112,7 +108,7 @@ export function treeTable(
   options: { rolling?: RollingSpec } = {},
 ): TreeTable {
   const rolling = RollingSpecSchema.parse(options.rolling ?? {});
-  const need = ["site", "date", "segment", "IGBP", "KOPPEN_MAIN", ...TREE_TARGETS, "NEE_QC"];
+  const need = ["site", "date", "segment", "IGBP", "KOPPEN_MAIN", ...TARGETS, "NEE_QC"];
   for (const c of [...need, ...featureColumns, ...rolling.columns]) {
     if (!table.columns.includes(c)) throw new Error(`trees: the per-day table has no column ${c}`);
   }

@@ -16,13 +16,8 @@ import { applyBins, type BinnedMatrix, fitBins } from "./binning.ts";
 import { GbmConfigSchema, type ResolvedGbmConfig } from "./config.ts";
 import { fitGbm, type GbmFitReport, type GbmModel, predictGbm } from "./gbm.ts";
 import type { Dataset } from "../../data/dataset.ts";
-import {
-  RollingSpecSchema,
-  TREE_TARGETS,
-  type TreeTable,
-  treeTable,
-  type TreeTarget,
-} from "./features.ts";
+import { type PredictedDay, type Target, TARGETS } from "../../data/targets.ts";
+import { RollingSpecSchema, type TreeTable, treeTable } from "./features.ts";
 import { type FeatureMatrix, selectRows } from "./matrix.ts";
 
 /** The trees baseline's configuration (zod; every field has a default). */
@@ -30,7 +25,7 @@ export const TreesConfigSchema = z.object({
   /** Booster hyper-parameters shared by the three fluxes. */
   gbm: GbmConfigSchema.prefault({}),
   /** Per-flux overrides of `gbm` (e.g. the CV choice for each flux). */
-  perTarget: z.partialRecord(z.enum(TREE_TARGETS), GbmConfigSchema.partial()).default({}),
+  perTarget: z.partialRecord(z.enum(TARGETS), GbmConfigSchema.partial()).default({}),
   /** Trailing means of drivers added as features. */
   rolling: RollingSpecSchema.prefault({}),
   /** Weight each training day by its NEE QC. */
@@ -58,14 +53,14 @@ export type TreesConfig = z.input<typeof TreesConfigSchema>;
 export type ResolvedTreesConfig = z.output<typeof TreesConfigSchema>;
 
 /** The hyper-parameters used for one flux. */
-export function targetConfig(cfg: ResolvedTreesConfig, target: TreeTarget): ResolvedGbmConfig {
+export function targetConfig(cfg: ResolvedTreesConfig, target: Target): ResolvedGbmConfig {
   return GbmConfigSchema.parse({ ...cfg.gbm, ...(cfg.perTarget[target] ?? {}) });
 }
 
 /** Three fitted boosters and what fitting them did. */
 export interface TreesModel {
-  models: Record<TreeTarget, GbmModel>;
-  reports: Record<TreeTarget, GbmFitReport>;
+  models: Record<Target, GbmModel>;
+  reports: Record<Target, GbmFitReport>;
   /** Training sites, rows considered, and wall time of the whole fit (s). */
   trainSites: string[];
   rows: number;
@@ -140,9 +135,9 @@ export function trainTrees(
   const w = weightsOf(table, rows, cfg, options.siteWeights ?? {});
   const binned = options.binned ??
     applyBins(x, fitBins(x, { maxBins: cfg.gbm.maxBins, seed: cfg.gbm.seed }));
-  const models = {} as Record<TreeTarget, GbmModel>;
-  const reports = {} as Record<TreeTarget, GbmFitReport>;
-  for (const target of TREE_TARGETS) {
+  const models = {} as Record<Target, GbmModel>;
+  const reports = {} as Record<Target, GbmFitReport>;
+  for (const target of TARGETS) {
     const gcfg = targetConfig(cfg, target);
     const t = performance.now();
     const r = fitGbm(x, pick(table.y[target], rows), { config: gcfg, weights: w, binned });
@@ -177,10 +172,10 @@ export function predictTrees(
   table: TreeTable,
   rows: Int32Array,
   options: { clip?: boolean } = {},
-): Record<TreeTarget, Float64Array> {
+): Record<Target, Float64Array> {
   const x: FeatureMatrix = selectRows(table.x, rows);
-  const out = {} as Record<TreeTarget, Float64Array>;
-  for (const target of TREE_TARGETS) {
+  const out = {} as Record<Target, Float64Array>;
+  for (const target of TARGETS) {
     const p = predictGbm(fitted.models[target], x);
     if ((options.clip ?? true) && target !== "NEE") {
       for (let i = 0; i < p.length; i++) if (p[i] < 0) p[i] = 0;
@@ -192,7 +187,7 @@ export function predictTrees(
 
 /** One CV grid point's result for one flux. */
 export interface CvResult {
-  target: TreeTarget;
+  target: Target;
   maxDepth: number;
   learningRate: number;
   minSamplesLeaf: number;
@@ -209,7 +204,7 @@ export interface CvResult {
 export interface CvReport {
   results: CvResult[];
   /** The best grid point per flux. */
-  best: Record<TreeTarget, CvResult>;
+  best: Record<Target, CvResult>;
   /** The config with `perTarget` set to the best points. */
   chosen: ResolvedTreesConfig;
   folds: { train: string[]; test: string[] }[];
@@ -269,7 +264,7 @@ export function crossValidateTrees(
     const vAll = rowsOfSites(table, fold.test);
     const vRows = vAll.filter((i) => table.qc[i] >= cfg.cv.qcThreshold);
     const vx = selectRows(table.x, vRows);
-    for (const target of TREE_TARGETS) {
+    for (const target of TARGETS) {
       const y = pick(table.y[target], rows);
       const vy = pick(table.y[target], vRows);
       for (const [g, point] of grid.entries()) {
@@ -296,8 +291,8 @@ export function crossValidateTrees(
     }
   }
   const results: CvResult[] = [];
-  const best = {} as Record<TreeTarget, CvResult>;
-  for (const target of TREE_TARGETS) {
+  const best = {} as Record<Target, CvResult>;
+  for (const target of TARGETS) {
     for (const [g, point] of grid.entries()) {
       const key = `${target}:${g}`;
       const fc = curves.get(key)!;
@@ -324,7 +319,7 @@ export function crossValidateTrees(
   }
   const chosen = TreesConfigSchema.parse({
     ...cfg,
-    perTarget: Object.fromEntries(TREE_TARGETS.map((t) => [t, {
+    perTarget: Object.fromEntries(TARGETS.map((t) => [t, {
       nTrees: best[t].nTrees,
       maxDepth: best[t].maxDepth,
       learningRate: best[t].learningRate,
@@ -332,20 +327,6 @@ export function crossValidateTrees(
     }])),
   });
   return { results, best, chosen, folds, seconds: (performance.now() - t0) / 1000 };
-}
-
-/** One predicted test day (physical units; GPP and RECO clipped at 0). */
-export interface PredictedDay {
-  site: string;
-  /** ISO yyyy-mm-dd. */
-  date: string;
-  GPP: number;
-  RECO: number;
-  NEE: number;
-  GPP_obs: number | null;
-  RECO_obs: number | null;
-  NEE_obs: number | null;
-  NEE_QC: number | null;
 }
 
 /** The parts of a built dataset (lib/data/dataset.ts) the trees use. */
