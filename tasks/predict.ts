@@ -40,10 +40,14 @@ const TASK = defineTask({
       type: "folder",
       parse: (text) => [text],
     }),
-    model: opt.string("the units' model, for a reproduce run folder (results/<run>)", {
-      arg: "lstm|ctlstm|tamlstm|tamrl|tamrl:<ablation>",
-      defaultText: "tamrl",
-    }),
+    model: opt.string(
+      "the units' model for a reproduce run folder (results/<run>): lstm, ctlstm, tamlstm, " +
+        "tamrl or an ablation tamrl:<variant>",
+      {
+        arg: "NAME",
+        defaultText: "tamrl",
+      },
+    ),
     split: opt.string("the units' split, for a reproduce run folder", {
       arg: "koppen|igbp",
       defaultText: "the run's only split, else koppen",
