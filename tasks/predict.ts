@@ -1,8 +1,13 @@
 /**
- * `deno task predict --run <run or ensemble folder> --data <folder of FLUXNET2015-style DD files>
+ * `deno task predict --run <run, ensemble or reproduce run folder> [--model NAME] [--split KIND]
+ *   --data <folder of FLUXNET2015-style DD files>
  *   --sites <sites.csv> --out <file.csv|.parquet> [--monthly <metaflux folder>] [--only A,B]
  *   [--seed N] [--report <file.json>] [--weights best] [--training-sites <sites.csv>]
  *   [--backend wasm|cpu] [--allow-empty]`
+ *
+ * A reproduce run folder (`results/<run>`) gives the seed ensemble of its finished units of one
+ * model (`--model`, default tamrl; `tamrl:<ablation>` for an ablation) on one split (`--split`,
+ * default the only one, else koppen, said on stderr).
  *
  * Zero-shot daily GPP, RECO and NEE (ensemble mean, GPP/RECO clipped at 0) with ensemble standard
  * deviations and a status for every day of every input file (see lib/predict). Every input is
@@ -28,12 +33,24 @@ const TASK = defineTask({
   name: "predict",
   description: "zero-shot daily fluxes with ensemble spread for new sites",
   options: {
-    run: opt.custom("a run folder, or an ensemble folder of runs (repeatable)", {
+    run: opt.custom("a run folder, an ensemble folder of runs, or a reproduce run (repeatable)", {
       multiple: true,
       required: true,
       arg: "folder",
       type: "folder",
       parse: (text) => [text],
+    }),
+    model: opt.string(
+      "the units' model for a reproduce run folder (results/<run>): lstm, ctlstm, tamlstm, " +
+        "tamrl or an ablation tamrl:<variant>",
+      {
+        arg: "NAME",
+        defaultText: "tamrl",
+      },
+    ),
+    split: opt.string("the units' split, for a reproduce run folder", {
+      arg: "koppen|igbp",
+      defaultText: "the run's only split, else koppen",
     }),
     data: opt.string("folder of FLUXNET2015-style DD files", { arg: "folder", required: true }),
     sites: opt.string("site table of the new sites", { arg: "sites.csv", required: true }),
@@ -55,6 +72,7 @@ const TASK = defineTask({
   },
   examples: [
     "deno task predict --run runs/quick/tamrl --data new_sites/daily --sites new_sites/sites.csv --out predictions.csv",
+    "deno task predict --run results/quick --model lstm --data new_sites/daily --sites new_sites/sites.csv --out lstm.csv",
   ],
   notes: [
     "Every input is validated first; the output is written atomically at the end. Progress goes to stderr.",
@@ -80,7 +98,11 @@ try {
     });
   }
   const t0 = performance.now();
-  const members = await ensembleMembers(values.run);
+  const members = await ensembleMembers(values.run, {
+    model: values.model,
+    split: values.split,
+    onLog: (line) => console.error(`predict: ${line}`),
+  });
   const saved = await readJson(`${members[0]}/config.json`) as { backend?: string };
   const backend = await useBackend(
     (values.backend ?? (saved.backend === "cpu" ? "cpu" : "wasm")) as "wasm" | "cpu",

@@ -11,14 +11,14 @@ import { mergePatch } from "../lib/train/merge_patch.ts";
 import { TreesConfigSchema } from "../lib/models/trees/pipeline.ts";
 import { GbmConfigSchema } from "../lib/models/trees/config.ts";
 import { ModelConfigSchema } from "../lib/models/config.ts";
-import { parseExperimentConfig, TrainConfigSchema } from "../lib/train/config.ts";
+import { ensembleGroups, parseExperimentConfig, TrainConfigSchema } from "../lib/train/config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const readJson = async (path: string) =>
   JSON.parse(await Deno.readTextFile(join(ROOT, path))) as Record<string, unknown>;
 
 Deno.test("every committed config parses, and so does every unit's merged config", async () => {
-  const experiment = ["configs/quick.json", "configs/paper.json"];
+  const experiment = ["configs/quick.json", "configs/paper.json", "configs/production.json"];
   for (const file of experiment) parseExperimentConfig(await readJson(file), { source: file });
   TreesConfigSchema.parse(await readJson("configs/trees.json"));
   const profiles = [...Deno.readDirSync(join(ROOT, "configs", "profiles"))]
@@ -77,4 +77,34 @@ Deno.test("unknown keys are rejected with a message naming the key", () => {
     assert.equal(r.success, false, `${what}: an unknown key was accepted`);
     assert.match(String(r.error), /Unrecognized key/, what);
   }
+});
+
+Deno.test("production config: split all, a seed ensemble plus meteo-only members of the same settings", async () => {
+  const config = parseExperimentConfig(await readJson("configs/production.json"));
+  assert.equal(config.data.split.kind, "all");
+  assert.deepEqual(config.data.split.forceTest, []);
+  assert.ok(config.seeds.length >= 3);
+  const groups = ensembleGroups(config);
+  assert.deepEqual(groups.map((g) => [g.featureSet, g.prefix]), [["minimal", ""], [
+    "meteo",
+    "meteo_",
+  ]]);
+  for (const g of groups) {
+    assert.equal(g.config.fallbackFeatureSet, undefined, "each member is a plain run config");
+    assert.deepEqual(g.config.model, config.model);
+    assert.deepEqual(g.config.train, config.train);
+    assert.deepEqual({ ...g.config.data, featureSet: "x" }, { ...config.data, featureSet: "x" });
+  }
+  assert.throws(
+    () => parseExperimentConfig({ ...config, fallbackFeatureSet: config.data.featureSet }),
+    /fallbackFeatureSet: must differ from data.featureSet/,
+  );
+  assert.throws(
+    () =>
+      parseExperimentConfig({
+        ...config,
+        data: { ...config.data, split: { kind: "all", forceTest: ["DE-Tha"] } },
+      }),
+    /forceTest/,
+  );
 });

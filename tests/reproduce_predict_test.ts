@@ -1,6 +1,8 @@
 /**
  * A reproduce unit's run folder is a full run folder: `deno task predict --run
- * results/<run>/units/<unit>/run` predicts a test site from a driver-only daily file. Real data;
+ * results/<run>/units/<unit>/run` predicts a test site from a driver-only daily file, and `--run
+ * results/<run>` (the TAM-RL seed ensemble of the whole reproduce run; `--model lstm` the LSTM's)
+ * predicts the same as the unit folders it resolves to. Real data;
  * the smoke profile's sites and training settings (configs/profiles/smoke.json) with only the
  * LSTM and TAM-RL units, one epoch per stage. The LSTM unit's own test-site predictions
  * (predictions.parquet) are reproduced by predict day for day: same features, same scaling, same
@@ -53,15 +55,21 @@ Deno.test("predict runs on a reproduce unit's run folder and reproduces its test
     );
 
     /** `deno task predict` of a run folder on the driver-only file; the output CSV's path. */
-    const predict = async (runDir: string, outName: string): Promise<string> => {
+    const predict = async (
+      runDir: string,
+      outName: string,
+      extra: string[] = [],
+    ): Promise<string> => {
       const out = join(tmp, outName);
       const pred = await runTask("predict", [
-        ...["--run", runDir, "--data", drivers, "--sites", data.sitesCsv],
+        ...["--run", runDir, ...extra, "--data", drivers, "--sites", data.sitesCsv],
         ...["--monthly", data.metafluxMonthly, "--out", out],
       ]);
       assert.ok(pred.success, `predict ${runDir} failed:\n${pred.text.slice(-3000)}`);
+      logs.push(pred.text);
       return out;
     };
+    const logs: string[] = [];
     const out = await predict(run, "predicted.csv");
     const table = pl.readCSV(out);
     assert.equal(table.height, lines.length - 1, "one output row per input day");
@@ -99,6 +107,19 @@ Deno.test("predict runs on a reproduce unit's run folder and reproduces its test
     }
     // float32 model outputs, written to CSV and parquet: equal within float tolerance
     assert.ok(worst < 1e-4, `${site}: predict differs from the unit's predictions by ${worst}`);
+
+    // the whole reproduce run: its TAM-RL units (one seed here) and, with --model, its LSTM units
+    const runRoot = join(PROJECT_ROOT, "results", name);
+    const whole = await predict(runRoot, "predicted_run.csv");
+    assert.match(logs.at(-1)!, /tamrl on split koppen, seeds 0/);
+    assert.equal(await Deno.readTextFile(whole), await Deno.readTextFile(out));
+    const wholeLstm = await predict(runRoot, "predicted_run_lstm.csv", ["--model", "lstm"]);
+    assert.equal(await Deno.readTextFile(wholeLstm), await Deno.readTextFile(lstmOut));
+    const trees = await runTask("predict", [
+      ...["--run", runRoot, "--model", "trees", "--data", drivers, "--sites", data.sitesCsv],
+      ...["--out", join(tmp, "trees.csv")],
+    ]);
+    assert.ok(!trees.success && /trees units have no neural run folder/.test(trees.text));
   } finally {
     await Deno.remove(join(PROJECT_ROOT, "results", name), { recursive: true }).catch(() => {});
     await Deno.remove(tmp, { recursive: true });

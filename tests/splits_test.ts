@@ -112,3 +112,61 @@ Deno.test("forceTest moves the named sites to test and leaves the rest of the dr
   assert.deepEqual(forced.test, [...plain.test, ...moved].sort());
   assert.deepEqual(forced.train, plain.train.filter((s) => !moved.includes(s)));
 });
+
+Deno.test("split all: no test site, validation sites disjoint from training sites, every site in one, per Köppen group, deterministic", () => {
+  for (const seed of [0, 7, 42]) {
+    const split = makeSplit(sites, { kind: "all", seed }, { valFraction: 0.2 });
+    assert.equal(split.kind, "all");
+    assert.deepEqual(split.test, [], "no test site");
+    const val = split.val ?? [];
+    assert.ok(val.length > 0, "validation sites are held out");
+    const train = new Set(split.train);
+    for (const s of val) assert.ok(!train.has(s), `${s} in train and val`);
+    assert.deepEqual([...split.train, ...val].sort(), sites.map((s) => s.SITE_ID).sort());
+    // the held-out share per Köppen main group, as the koppen split's test share
+    const byGroup = new Map<string, { n: number; val: number }>();
+    const valSet = new Set(val);
+    for (const s of sites) {
+      const e = byGroup.get(s.KOPPEN_MAIN) ?? { n: 0, val: 0 };
+      e.n++;
+      if (valSet.has(s.SITE_ID)) e.val++;
+      byGroup.set(s.KOPPEN_MAIN, e);
+    }
+    for (const [cls, { n, val: v }] of byGroup) {
+      assert.equal(
+        v,
+        n < 2 ? 0 : Math.min(n - 1, Math.max(1, Math.round(0.2 * n))),
+        `group ${cls}`,
+      );
+    }
+    assert.deepEqual(makeSplit(sites, { kind: "all", seed }, { valFraction: 0.2 }), split);
+  }
+  const a = makeSplit(sites, { kind: "all", seed: 1 });
+  const b = makeSplit(sites, { kind: "all", seed: 2 });
+  assert.notDeepEqual(a.val, b.val, "another seed holds out other sites");
+  const wider = makeSplit(sites, { kind: "all", seed: 1 }, { valFraction: 0.4 });
+  assert.ok(wider.val!.length > a.val!.length, "the share sets how many sites are held out");
+  const igbp = makeSplit(sites, { kind: "all", seed: 1, stratify: "igbp" });
+  assert.equal(igbp.strata["FR-Pue"], sites.find((s) => s.SITE_ID === "FR-Pue")!.IGBP);
+});
+
+Deno.test("split all: refuses forceTest, a val list elsewhere, and a saved file with a test site", async () => {
+  assert.throws(() => makeSplit(sites, { kind: "all", forceTest: ["DE-Tha"] }), /forceTest/);
+  assert.throws(() => makeSplit(sites, { kind: "all" }, { valFraction: 0 }), /validation share/);
+  assert.throws(() => makeSplit(sites.slice(0, 1), { kind: "all" }), /no validation site/);
+  const split = makeSplit(sites, { kind: "all", seed: 3 });
+  const tmp = await Deno.makeTempDir();
+  try {
+    const path = join(tmp, "split.json");
+    await saveSplit(path, split);
+    assert.deepEqual(await loadSplit(path), split);
+    const bad = { ...split, test: [split.val![0]] };
+    await Deno.writeTextFile(path, JSON.stringify(bad));
+    await assert.rejects(loadSplit(path), /validation sites also in train or test/);
+    const koppen = { ...makeSplit(sites, { kind: "koppen" }), val: [] };
+    await Deno.writeTextFile(path, JSON.stringify(koppen));
+    await assert.rejects(loadSplit(path), /has no val sites/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -5,7 +5,10 @@
  *
  * Segments: each training site's record (its rows, first to last day) is cut in two: the first
  * rows are `train`, the last round(n * valFraction) rows are `val`; every row of a test site is
- * `test`. Windows never cross a segment boundary. The scaler is fitted on `train` rows of training
+ * `test`. With split kind `all` (no test site), the split's held-out validation sites (`split.val`)
+ * are `val` whole, and every row of a training site is `train`: validation is on unseen sites, as
+ * the share `valFraction` of sites rather than of each site's days. Windows never cross a segment
+ * boundary. The scaler is fitted on `train` rows of training
  * sites only (static descriptors: on training sites only).
  *
  * Windows: train and val windows must have a target on their loss days (`requireTarget`); test
@@ -231,12 +234,16 @@ export async function buildDataset(
 
   // 3. split (only over sites with rows)
   const present = new Set(runs.sites);
-  const split = options.split ?? makeSplit(sites.filter((s) => present.has(s.SITE_ID)), cfg.split);
+  const split = options.split ??
+    makeSplit(sites.filter((s) => present.has(s.SITE_ID)), cfg.split, {
+      valFraction: cfg.valFraction,
+    });
   const trainSet = new Set(split.train);
   const testSet = new Set(split.test);
+  const valSet = new Set(split.val ?? []);
   for (const s of runs.sites) {
-    if (!trainSet.has(s) && !testSet.has(s)) {
-      throw new Error(`buildDataset: site ${s} is in neither train nor test of the split`);
+    if (!trainSet.has(s) && !testSet.has(s) && !valSet.has(s)) {
+      throw new Error(`buildDataset: site ${s} is in neither train, val nor test of the split`);
     }
   }
 
@@ -244,6 +251,7 @@ export async function buildDataset(
   const { segment, cut } = segmentRows(runs, {
     rows: features.height,
     testSet,
+    valSet,
     valFraction: cfg.valFraction,
   });
   const withSegment = features.withColumns(pl.Series("segment", segment));
@@ -281,6 +289,7 @@ export async function buildDataset(
     runs,
     cut,
     testSet,
+    valSet,
     cfg,
     dynNames,
   });
@@ -393,7 +402,12 @@ async function loadInput(
  */
 function segmentRows(
   runs: { sites: readonly string[]; start: Int32Array },
-  options: { rows: number; testSet: ReadonlySet<string>; valFraction: number },
+  options: {
+    rows: number;
+    testSet: ReadonlySet<string>;
+    valSet: ReadonlySet<string>;
+    valFraction: number;
+  },
 ): { segment: string[]; cut: Int32Array } {
   const segment: string[] = new Array(options.rows);
   const cut = new Int32Array(runs.sites.length); // absolute row where val starts (train sites)
@@ -402,6 +416,12 @@ function segmentRows(
     if (options.testSet.has(site)) {
       segment.fill("test", from, to);
       cut[k] = to;
+    } else if (options.valSet.size > 0) {
+      // split kind all: validation sites are val whole, training sites train whole
+      const c = options.valSet.has(site) ? from : to;
+      segment.fill("train", from, c);
+      segment.fill("val", c, to);
+      cut[k] = c;
     } else {
       const c = to - Math.round((to - from) * options.valFraction);
       segment.fill("train", from, c);
@@ -462,6 +482,7 @@ function datasetWindows(
     runs: { sites: readonly string[]; start: Int32Array };
     cut: Int32Array;
     testSet: ReadonlySet<string>;
+    valSet: ReadonlySet<string>;
     cfg: ResolvedDatasetConfig;
     dynNames: string[];
   },
@@ -471,7 +492,7 @@ function datasetWindows(
   trainPools: WindowRef[][];
   testPools: WindowRef[][];
 } {
-  const { runs, cut, testSet, cfg, dynNames } = context;
+  const { runs, cut, testSet, valSet, cfg, dynNames } = context;
   const geometry = { window: cfg.window, stride: cfg.stride, dynNames };
   const newReport = (): WindowReport => ({
     sites: 0,
@@ -520,7 +541,9 @@ function datasetWindows(
     } else {
       const c = cut[k] - runs.start[k];
       trainPools[k] = add("train", k, { from: 0, to: c }, cfg.requireTarget);
-      add("val", k, { from: c, to: len }, cfg.requireTarget);
+      const val = add("val", k, { from: c, to: len }, cfg.requireTarget);
+      // a held-out validation site (split kind all) draws its support from its own windows
+      if (valSet.has(site)) trainPools[k] = val;
     }
   });
   return { reports, lists, trainPools, testPools };

@@ -5,7 +5,12 @@
  * - `igbp`: stratified by IGBP class, 80/20 per class, 50/50 for classes with at most
  *   `smallClassMax` (10) sites, as in CarbonBench;
  * - `kfold`: k-fold site cross-validation (default 5), stratified by Köppen main group or IGBP:
- *   within each class, sites are shuffled and dealt to folds in turn; fold `fold` is the test set.
+ *   within each class, sites are shuffled and dealt to folds in turn; fold `fold` is the test set;
+ * - `all`: the production split: no test site; every site trains, except a held-out share of
+ *   sites, `val` (stratified by Köppen main group or IGBP, `stratify`), whose whole records are the
+ *   validation data for early stopping. The share is the `valFraction` option of {@link makeSplit}
+ *   (buildDataset passes the data config's `valFraction`; default 0.2), drawn per class like the
+ *   test sites of `koppen`. Validation sites are disjoint from training sites.
  *
  * In each class of n sites the test count is round(n * fraction), kept between 1 and n - 1 when
  * n >= 2 (a class of one site stays in train). All randomness comes from `seed`.
@@ -16,9 +21,12 @@ import { z } from "zod";
 import { deriveSeed, seededRng, shuffled } from "./random.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 
+/** Every split kind (see the module doc). */
+export const SPLIT_KIND_NAMES = ["koppen", "igbp", "kfold", "all"] as const;
+
 /** How a split is made. */
 export const SplitSpecSchema = z.object({
-  kind: z.enum(["koppen", "igbp", "kfold"]).default("koppen"),
+  kind: z.enum(SPLIT_KIND_NAMES).default("koppen"),
   seed: z.number().int().default(42),
   /** Test fraction for koppen/igbp. */
   testFraction: z.number().gt(0).lt(1).default(0.2),
@@ -27,24 +35,33 @@ export const SplitSpecSchema = z.object({
   /** kfold: number of folds and the fold used as test. */
   k: z.number().int().min(2).default(5),
   fold: z.number().int().nonnegative().default(0),
-  /** kfold: the class used for stratification. */
+  /** kfold and all: the class used for stratification. */
   stratify: z.enum(["koppen", "igbp"]).default("koppen"),
   /**
    * Sites moved to test after the stratified draw (when present), e.g. the four FLUXCOM-X-BASE
    * towers, so that every model can be compared with the X-BASE product at them.
    */
   forceTest: z.array(z.string()).default([]),
-}).strict();
+}).strict().refine((s) => s.kind !== "all" || s.forceTest.length === 0, {
+  message: "split kind all has no test sites: forceTest must be empty",
+  path: ["forceTest"],
+});
 /** How a split is made. */
 export type SplitSpec = z.infer<typeof SplitSpecSchema>;
 
 /** A site split, saved as JSON. */
 export const SplitSchema = z.object({
-  kind: z.enum(["koppen", "igbp", "kfold"]),
+  kind: z.enum(SPLIT_KIND_NAMES),
   seed: z.number().int(),
   spec: SplitSpecSchema,
   train: z.array(z.string()),
   test: z.array(z.string()),
+  /**
+   * Kind `all` only: the held-out validation sites (their records are the validation data; not
+   * training sites). Absent for the other kinds, which validate on the last days of each
+   * training site.
+   */
+  val: z.array(z.string()).optional(),
   /** The class of every site used for stratification. */
   strata: z.record(z.string(), z.string()),
 }).strict().superRefine((s, ctx) => {
@@ -52,6 +69,20 @@ export const SplitSchema = z.object({
   const both = s.test.filter((x) => train.has(x));
   if (both.length > 0) {
     ctx.addIssue({ code: "custom", message: `sites in both train and test: ${both.join(", ")}` });
+  }
+  const test = new Set(s.test);
+  const valBoth = (s.val ?? []).filter((x) => train.has(x) || test.has(x));
+  if (valBoth.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `validation sites also in train or test: ${valBoth.join(", ")}`,
+    });
+  }
+  if (s.kind === "all" && (s.test.length > 0 || !s.val)) {
+    ctx.addIssue({ code: "custom", message: "split kind all has no test sites and lists val" });
+  }
+  if (s.kind !== "all" && s.val) {
+    ctx.addIssue({ code: "custom", message: `split kind ${s.kind} has no val sites` });
   }
 });
 /** A site split. */
@@ -79,6 +110,12 @@ function groupBy(sites: readonly SplitSite[], key: "IGBP" | "KOPPEN_MAIN"): Map<
   return new Map([...groups.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** Options of {@link makeSplit}. */
+export interface MakeSplitOptions {
+  /** Kind `all`: the share of sites held out for validation, per class (default 0.2). */
+  valFraction?: number;
+}
+
 /**
  * Make a split of `sites` (ids must be unique). The same sites and spec give the same split.
  *
@@ -86,20 +123,47 @@ function groupBy(sites: readonly SplitSite[], key: "IGBP" | "KOPPEN_MAIN"): Map<
  * ```ts
  * import { makeSplit } from "./splits.ts";
  * const split = makeSplit(sites, { kind: "igbp", seed: 7 });
+ * const production = makeSplit(sites, { kind: "all", seed: 7 }, { valFraction: 0.2 });
  * ```
  */
-export function makeSplit(sites: readonly SplitSite[], spec: Partial<SplitSpec> = {}): Split {
+export function makeSplit(
+  sites: readonly SplitSite[],
+  spec: Partial<SplitSpec> = {},
+  options: MakeSplitOptions = {},
+): Split {
   const s = SplitSpecSchema.parse(spec);
   const ids = sites.map((x) => x.SITE_ID);
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup) throw new Error(`makeSplit: site ${dup} appears twice`);
-  const stratKey = s.kind === "igbp" || (s.kind === "kfold" && s.stratify === "igbp")
+  const stratKey = s.kind === "igbp" ||
+      ((s.kind === "kfold" || s.kind === "all") && s.stratify === "igbp")
     ? "IGBP"
     : "KOPPEN_MAIN";
   const groups = groupBy(sites, stratKey);
   const train: string[] = [];
   const test: string[] = [];
-  if (s.kind === "kfold") {
+  const val: string[] = [];
+  if (s.kind === "all") {
+    const fraction = options.valFraction ?? 0.2;
+    if (!(fraction > 0 && fraction < 1)) {
+      throw new Error(
+        `makeSplit: split kind all needs a validation share in (0, 1), not ${fraction}`,
+      );
+    }
+    for (const [cls, members] of groups) {
+      const order = shuffled(members, seededRng(deriveSeed(s.seed, `all:${stratKey}:${cls}`)));
+      const nVal = testCount(members.length, fraction);
+      val.push(...order.slice(0, nVal));
+      train.push(...order.slice(nVal));
+    }
+    if (val.length === 0 || train.length === 0) {
+      throw new Error(
+        `makeSplit: split kind all over ${sites.length} site(s) leaves no ` +
+          `${val.length === 0 ? "validation" : "training"} site (each class needs 2 sites to ` +
+          `hold one out)`,
+      );
+    }
+  } else if (s.kind === "kfold") {
     if (s.fold >= s.k) throw new Error(`makeSplit: fold ${s.fold} must be < k = ${s.k}`);
     // deal shuffled sites of each class to folds in turn, continuing where the last class ended,
     // so that folds differ in size by at most one site
@@ -135,6 +199,7 @@ export function makeSplit(sites: readonly SplitSite[], spec: Partial<SplitSpec> 
     spec: s,
     train: train.sort(),
     test: test.sort(),
+    ...(s.kind === "all" ? { val: val.sort() } : {}),
     strata,
   });
 }

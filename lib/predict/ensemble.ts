@@ -1,8 +1,12 @@
 /**
  * Loading a trained run, or an ensemble of runs, for prediction.
  *
- * `--run` may name one run folder (it holds model.json) or an ensemble folder: a folder whose
- * sub-folders are runs (e.g. `runs/quick/tamrl` with seed0/, seed1/, ...). Every member must share
+ * `--run` may name one run folder (it holds model.json), an ensemble folder: a folder whose
+ * sub-folders are runs (e.g. `runs/quick/tamrl` with seed0/, seed1/, ...), or a reproduce run
+ * folder `results/<run>` (it holds `units/`): its seed ensemble of one model on one split, i.e.
+ * the run folders `units/<unit-id>/run/` of every finished unit (with done.json) whose label is the
+ * model (default `tamrl`; `tamrl:<ablation>` for an ablation) and whose split is the one asked for
+ * (default: the only one, else koppen, said through `onLog`). Every member must share
  * the input layout (model.json dims, feature names, lossDays, targetScale), the scaler and the
  * split, so that one set of inputs serves them all; otherwise the error names the member and what
  * differs.
@@ -66,20 +70,139 @@ async function isRun(dir: string): Promise<boolean> {
   return await exists(runPaths(dir).model);
 }
 
+/** Options of {@link ensembleMembers}: the choice within a reproduce run folder. */
+export interface EnsembleMembersOptions {
+  /**
+   * The model label of the units (default "tamrl"): lstm, ctlstm, tamlstm, tamrl, mlp, or a TAM-RL
+   * ablation "tamrl:<variant>" (unit id prefix `tamrl-<variant>`).
+   */
+  model?: string;
+  /** The split of the units (koppen, igbp); default: the run's only split, else koppen. */
+  split?: string;
+  /** Where the choices made (split picked, unfinished units skipped) are said. */
+  onLog?: (line: string) => void;
+}
+
 /**
- * The member run folders of a run or ensemble folder (see the module doc); a list of folders is
- * taken as the members.
+ * The part of a reproduce unit's done.json that member selection reads (the full schema is
+ * lib/experiments' DoneMarkerSchema, which lib/predict may not import).
+ */
+const DoneUnitSchema = z.object({
+  unit: z.object({
+    id: z.string(),
+    model: z.string(),
+    split: z.string(),
+    seed: z.number().int(),
+    label: z.string(),
+  }),
+});
+
+/** The run folders of a reproduce run's finished units of one model and split, by seed. */
+async function reproduceMembers(
+  runDir: string,
+  options: EnsembleMembersOptions,
+): Promise<string[]> {
+  const label = (options.model ?? "tamrl").replace(/^tamrl-/, "tamrl:");
+  const units: z.output<typeof DoneUnitSchema>["unit"][] = [];
+  let unfinished = 0;
+  const unitsDir = join(runDir, "units");
+  const ids = [...Deno.readDirSync(unitsDir)].filter((e) => e.isDirectory).map((e) => e.name);
+  for (const id of ids.sort()) {
+    const done = join(unitsDir, id, "done.json");
+    if (!await exists(done)) {
+      unfinished++;
+      continue;
+    }
+    const parsed = DoneUnitSchema.safeParse(await readJson(done));
+    if (!parsed.success) throw new Error(`${done}: not a done marker of a reproduce unit`);
+    units.push(parsed.data.unit);
+  }
+  if (label === "trees") {
+    throw new Error(
+      `${runDir}: the trees units have no neural run folder to predict with; choose --model ` +
+        `lstm, ctlstm, tamlstm, tamrl or a TAM-RL ablation (tamrl:<variant>)`,
+    );
+  }
+  const ofModel = units.filter((u) => u.label === label);
+  if (ofModel.length === 0) {
+    const labels = [...new Set(units.map((u) => u.label))].sort();
+    throw new Error(
+      `${runDir}: no finished unit of model ${label} (finished: ${labels.join(", ") || "none"}` +
+        `${unfinished ? `; ${unfinished} unit(s) unfinished` : ""})`,
+    );
+  }
+  const splits = [...new Set(ofModel.map((u) => u.split))].sort();
+  let split = options.split;
+  if (split === undefined) {
+    if (splits.length === 1) split = splits[0];
+    else if (splits.includes("koppen")) {
+      split = "koppen";
+      options.onLog?.(
+        `${runDir}: ${label} ran on the splits ${splits.join(", ")}; using koppen (choose with ` +
+          `--split)`,
+      );
+    } else {
+      throw new Error(
+        `${runDir}: ${label} ran on the splits ${splits.join(", ")}; choose one with --split`,
+      );
+    }
+  }
+  const chosen = ofModel.filter((u) => u.split === split).sort((a, b) => a.seed - b.seed);
+  if (chosen.length === 0) {
+    throw new Error(
+      `${runDir}: no finished unit of ${label} on split ${split} (splits: ${splits.join(", ")})`,
+    );
+  }
+  if (unfinished > 0) {
+    options.onLog?.(`${runDir}: ${unfinished} unfinished unit(s) (no done.json) left out`);
+  }
+  const dirs: string[] = [];
+  for (const u of chosen) {
+    const dir = join(unitsDir, u.id, "run");
+    if (!await isRun(dir)) {
+      throw new Error(
+        `${dir}: unit ${u.id} has no run folder with model.json (a run from before reproduce ` +
+          `kept full run folders: run the unit again)`,
+      );
+    }
+    dirs.push(dir);
+  }
+  options.onLog?.(
+    `${runDir}: ${label} on split ${split}, seeds ${chosen.map((u) => u.seed).join(", ")}`,
+  );
+  return dirs;
+}
+
+/**
+ * The member run folders of a run, ensemble or reproduce run folder (see the module doc); a list
+ * of folders is taken as the members. `model` and `split` choose within a reproduce run folder and
+ * are an error for any other folder.
  *
  * @example
  * ```ts ignore
  * const dirs = await ensembleMembers("runs/quick/tamrl"); // [".../seed0", ".../seed1"]
+ * const lstm = await ensembleMembers("results/quick", { model: "lstm", split: "koppen" });
  * ```
  */
-export async function ensembleMembers(run: string | readonly string[]): Promise<string[]> {
+export async function ensembleMembers(
+  run: string | readonly string[],
+  options: EnsembleMembersOptions = {},
+): Promise<string[]> {
   const list = typeof run === "string" ? [run] : [...run];
   if (list.length === 0) throw new Error("no run folder given");
   const out: string[] = [];
   for (const dir of list.map((d) => resolve(d))) {
+    const reproduce = !await isRun(dir) && await exists(join(dir, "units"));
+    if (reproduce) {
+      out.push(...await reproduceMembers(dir, options));
+      continue;
+    }
+    if (options.model !== undefined || options.split !== undefined) {
+      throw new Error(
+        `${dir}: --model and --split choose units of a reproduce run folder (results/<run>, ` +
+          `with units/); this is a run or ensemble folder`,
+      );
+    }
     if (await isRun(dir)) {
       out.push(dir);
       continue;
@@ -95,8 +218,8 @@ export async function ensembleMembers(run: string | readonly string[]): Promise<
     for (const s of subs) if (await isRun(s)) runs.push(s);
     if (runs.length === 0) {
       throw new Error(
-        `${dir}: neither a run folder (no model.json) nor an ensemble folder (no sub-folder ` +
-          `holds model.json)`,
+        `${dir}: neither a run folder (no model.json), an ensemble folder (no sub-folder ` +
+          `holds model.json) nor a reproduce run folder (no units/)`,
       );
     }
     out.push(...runs);

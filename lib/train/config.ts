@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { DatasetConfigSchema } from "../data/dataset.ts";
+import { FeatureSetSchema } from "../data/features.ts";
 import { MODEL_NAMES, ModelConfigSchema } from "../models/config.ts";
 
 /** The model names `--model` accepts. */
@@ -64,8 +65,22 @@ export const ExperimentConfigSchema = z.object({
   train: TrainConfigSchema,
   /** One run per seed; an ensemble averages them. */
   seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+  /**
+   * Also train every seed on this feature set, as further members of the same ensemble folder
+   * (`<featureSet>_seed<N>` beside `seed<N>`; see {@link ensembleGroups}): e.g. "meteo", so that
+   * predict can serve sites without MODIS LAI/EVI. Must differ from `data.featureSet`.
+   */
+  fallbackFeatureSet: FeatureSetSchema.optional(),
   backend: z.enum(["wasm", "cpu"]).default("wasm"),
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  if (c.fallbackFeatureSet !== undefined && c.fallbackFeatureSet === c.data.featureSet) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["fallbackFeatureSet"],
+      message: `must differ from data.featureSet (${c.data.featureSet})`,
+    });
+  }
+});
 
 /** A validated experiment configuration (defaults filled in). */
 export type ExperimentConfig = z.output<typeof ExperimentConfigSchema>;
@@ -141,4 +156,48 @@ export function withOverrides(
   if (overrides.model) raw.model = { ...(raw.model as object), name: overrides.model };
   if (overrides.seed !== undefined) raw.seeds = [overrides.seed];
   return parseExperimentConfig(raw, { source: "config with command-line overrides" });
+}
+
+/** One group of an ensemble's members: the runs of one feature set. */
+export interface EnsembleGroup {
+  /** The feature set of the group's runs. */
+  featureSet: string;
+  /** Member folder name prefix: "" for the config's feature set, "<featureSet>_" for the fallback. */
+  prefix: string;
+  /** The config every member of the group trains with (no `fallbackFeatureSet`). */
+  config: ExperimentConfig;
+}
+
+/**
+ * The member groups of a config: its own feature set (folders `seed<N>`), then, with
+ * `fallbackFeatureSet`, the same config on that feature set (folders `<featureSet>_seed<N>`).
+ * Each group's config is a plain single-feature-set config, so each member is a normal run folder.
+ *
+ * @example
+ * ```ts
+ * import { ensembleGroups, parseExperimentConfig } from "./config.ts";
+ * const config = parseExperimentConfig({
+ *   name: "p", data: { featureSet: "minimal" }, model: { name: "tamrl" }, train: {},
+ *   fallbackFeatureSet: "meteo",
+ * });
+ * ensembleGroups(config).map((g) => g.prefix); // ["", "meteo_"]
+ * ```
+ */
+export function ensembleGroups(config: ExperimentConfig): EnsembleGroup[] {
+  const { fallbackFeatureSet, ...plain } = config;
+  const main = parseExperimentConfig(plain, { source: "config" });
+  const groups: EnsembleGroup[] = [
+    { featureSet: main.data.featureSet, prefix: "", config: main },
+  ];
+  if (fallbackFeatureSet !== undefined) {
+    groups.push({
+      featureSet: fallbackFeatureSet,
+      prefix: `${fallbackFeatureSet}_`,
+      config: parseExperimentConfig(
+        { ...plain, data: { ...plain.data, featureSet: fallbackFeatureSet } },
+        { source: `config with featureSet ${fallbackFeatureSet}` },
+      ),
+    });
+  }
+  return groups;
 }

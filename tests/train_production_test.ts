@@ -1,0 +1,89 @@
+/**
+ * `deno task train` on a tiny version of configs/production.json (five real sites, H 8, one epoch
+ * per stage, two seeds): one ensemble folder holding the config's feature set as `seed<N>` and the
+ * meteo-only fallback as `meteo_seed<N>`, each a normal run folder that predict's loader reads, on
+ * a split of kind `all` (no test site; validation sites held out, disjoint from training sites).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadSplit } from "../lib/data/splits.ts";
+import { ensembleMembers, loadEnsemble } from "../lib/predict/ensemble.ts";
+import { useBackend } from "../lib/backend.ts";
+import { readJson, runPaths } from "../lib/train/runs.ts";
+import { PROJECT_ROOT } from "../lib/data/paths.ts";
+import { runTask } from "./_tasks.ts";
+
+Deno.test("train --config production (tiny): seed and meteo members in one ensemble folder, split all", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tamflux-production-" });
+  try {
+    const production = JSON.parse(
+      await Deno.readTextFile(join(PROJECT_ROOT, "configs", "production.json")),
+    );
+    const tiny = {
+      ...production,
+      name: "production_tiny",
+      data: {
+        ...production.data,
+        sites: ["FR-Pue", "IT-Col", "BE-Bra", "DE-Tha", "US-MMS"], // Köppen C x3, D x2
+      },
+      model: { ...production.model, hidden: 8, latent: 4, mlpWidths: [8] },
+      train: { ...production.train, epochs: 1, pretrain: { enabled: true, epochs: 1 } },
+      seeds: [0, 1],
+    };
+    const configPath = join(tmp, "production_tiny.json");
+    await Deno.writeTextFile(configPath, JSON.stringify(tiny));
+    const out = join(tmp, "tamrl");
+    const run = await runTask("train", ["--config", configPath, "--run-dir", out]);
+    assert.ok(run.success, `train failed:\n${run.text.slice(-3000)}`);
+
+    const members = ["meteo_seed0", "meteo_seed1", "seed0", "seed1"].map((m) => join(out, m));
+    assert.deepEqual(await ensembleMembers(out), members);
+    const splits = [];
+    for (const dir of members) {
+      const p = runPaths(dir);
+      for (const f of [p.config, p.split, p.scaler, p.staticEncoding, p.model, p.weights("best")]) {
+        assert.ok((await Deno.stat(f)).isFile, `${f} is missing`);
+      }
+      const config = await readJson(p.config) as {
+        data: { featureSet: string };
+        fallbackFeatureSet?: string;
+      };
+      const meteo = dir.includes("meteo_");
+      assert.equal(config.data.featureSet, meteo ? "meteo" : "minimal", dir);
+      assert.equal(config.fallbackFeatureSet, undefined, `${dir}: a plain run config`);
+      const model = await readJson(p.model) as { featureNames: { dyn: string[] } };
+      assert.equal(model.featureNames.dyn.includes("LAI"), !meteo, `${dir}: LAI input`);
+      splits.push(await loadSplit(p.split));
+    }
+    for (const split of splits) {
+      assert.equal(split.kind, "all");
+      assert.deepEqual(split.test, []);
+      assert.ok(split.val && split.val.length === 2, `validation sites ${split.val}`);
+      assert.ok(split.val.every((s) => !split.train.includes(s)), "val disjoint from train");
+      assert.deepEqual([...split.train, ...split.val].sort(), [...tiny.data.sites].sort());
+      assert.deepEqual(split, splits[0], "every member has the same split");
+    }
+    for (const f of ["ensemble.json", "ensemble_meteo.json"]) {
+      const e = await readJson(join(out, f)) as { members: string[]; featureSet: string };
+      assert.equal(e.members.length, 2, f);
+    }
+    const provenance = await readJson(runPaths(members[2]).provenance) as {
+      sites: { train: number; val: number; test: number };
+    };
+    assert.deepEqual(provenance.sites, { train: 3, val: 2, test: 0 });
+
+    // predict's loader reads each feature set's members as one ensemble
+    await useBackend("cpu");
+    for (const group of [members.slice(0, 2), members.slice(2)]) {
+      const ens = await loadEnsemble(group, { trainingSites: null });
+      try {
+        assert.equal(ens.models.length, 2);
+        assert.equal(ens.split.kind, "all");
+      } finally {
+        ens.dispose();
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
