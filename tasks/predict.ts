@@ -20,9 +20,10 @@ import { cli, defineTask, errorLine, opt } from "../lib/cli/mod.ts";
 import { useBackend } from "../lib/backend.ts";
 import {
   checkOutputPath,
+  coverageLine,
   emptySites,
   ensembleMembers,
-  loadEnsemble,
+  loadEnsembleGroups,
   outputFormat,
   predictSites,
   writePredictionTable,
@@ -107,7 +108,7 @@ try {
   const backend = await useBackend(
     (values.backend ?? (saved.backend === "cpu" ? "cpu" : "wasm")) as "wasm" | "cpu",
   );
-  const ensemble = await loadEnsemble(members, {
+  const ensemble = await loadEnsembleGroups(members, {
     weights: values.weights,
     trainingSites: values["training-sites"],
   });
@@ -133,11 +134,7 @@ try {
     await writePredictionTable(frame, out);
     const seconds = (performance.now() - t0) / 1000;
     if (values.report) await writeJson(values.report, { ...report, wallSeconds: seconds });
-    const t = report.total;
-    console.error(
-      `predict: ${t.predicted}/${t.days} days predicted (${(100 * t.share).toFixed(1)}%) at ` +
-        `${report.sites.length} site(s) -> ${out}; ${seconds.toFixed(1)} s`,
-    );
+    console.error(`predict: ${coverageLine(report)} -> ${out}; ${seconds.toFixed(1)} s`);
   } finally {
     ensemble.dispose();
   }

@@ -21,6 +21,9 @@ import {
   predictSites,
   type PredictSitesOptions,
   siteInputs,
+  STATUS_NO_MODIS,
+  STATUS_OK_METEO,
+  STATUS_OK_SEASONAL,
 } from "../lib/predict/mod.ts";
 import { predictEnsemble, runPaths, writeJson } from "../lib/train/mod.ts";
 import { fixtureDataset, paths } from "./_dataset_fixtures.ts";
@@ -30,6 +33,7 @@ await tf.setBackend("cpu");
 const ROOT = new URL("..", import.meta.url).pathname;
 const tmp = await Deno.makeTempDir({ prefix: "tamflux_predict_" });
 const ds = await fixtureDataset({ window: 30, stride: 15, supportK: 3 });
+const dsMeteo = await fixtureDataset({ featureSet: "meteo", window: 30, stride: 15, supportK: 3 });
 const FIXTURE_FILES = [
   "FLX_FR-Pue_FLUXNET2015_SUBSET_DD_2000-2014_2-4_only2012.csv",
   "FLX_AU-Lox_FLUXNET2015_SUBSET_DD_2008-2009_1-4_only2009.csv",
@@ -41,7 +45,9 @@ async function writeRun(
   name: "tamrl" | "lstm",
   seed: number,
   edit: (weights: ReturnType<typeof readWeights>) => void = () => {},
+  dataset: typeof ds = ds,
 ): Promise<string> {
+  const ds = dataset;
   const config = parseModelConfig({ name, hidden: 8, latent: 4 });
   const model = buildModel(config, { nDyn: ds.train.dims.nDyn, nStatic: ds.train.dims.nStatic }, {
     seed,
@@ -69,6 +75,13 @@ const ensembleDir = join(tmp, "runs", "tamrl");
 const seed0 = await writeRun(join(ensembleDir, "seed0"), "tamrl", 0);
 const seed1 = await writeRun(join(ensembleDir, "seed1"), "tamrl", 1);
 const lstmRun = await writeRun(join(tmp, "runs", "lstm", "seed0"), "lstm", 3);
+// an ensemble folder laid out as runs/production/tamrl: members with MODIS and meteo-only members
+const mixedDir = join(tmp, "runs", "mixed");
+const mixedModis = [
+  await writeRun(join(mixedDir, "seed0"), "tamrl", 0),
+  await writeRun(join(mixedDir, "seed1"), "tamrl", 1),
+];
+const meteoRun = await writeRun(join(mixedDir, "meteo_seed0"), "tamrl", 2, () => {}, dsMeteo);
 
 /** A folder of daily files, each `edit`ed (header + rows as arrays of cells). */
 async function dataFolder(
@@ -309,7 +322,7 @@ Deno.test("days without a full window of drivers get null values and the reason"
   });
 });
 
-Deno.test("before MODIS: reason given, and a clear error without --monthly", async () => {
+Deno.test("before MODIS: LAI/EVI from the seasonal cycle, status says so; error without --monthly", async () => {
   // shift FR-Pue's MODIS months by 13 years: 2012 is before the first value
   const late = join(tmp, "monthly_late");
   await Deno.mkdir(late, { recursive: true });
@@ -323,23 +336,101 @@ Deno.test("before MODIS: reason given, and a clear error without --monthly", asy
   }).join("\n");
   await Deno.writeTextFile(join(late, "FR-Pue_MM.csv"), shifted);
   await Deno.copyFile(join(monthly, "AU-Lox_MM.csv"), join(late, "AU-Lox_MM.csv"));
-  const { frame } = await predictSites(seed0, { ...base, monthly: late });
+  const { frame, report } = await predictSites(seed0, { ...base, monthly: late });
   const pue = frame.filter(pl.col("site").eq(pl.lit("FR-Pue")));
   const statuses = new Set(pue.getColumn("status").toArray() as string[]);
-  assert.deepEqual([...statuses].map((s) => s.replace(/\d{4}-\d{2}/g, "YYYY-MM")), [
-    "before MODIS (LAI from YYYY-MM); before MODIS (EVI from YYYY-MM)",
-  ]);
+  assert.deepEqual([...statuses], [STATUS_OK_SEASONAL]);
+  assert.equal(pue.getColumn("GPP").nullCount(), 0);
+  const rep = report.sites.find((s) => s.site === "FR-Pue")!;
+  assert.deepEqual(rep.reasons, { [STATUS_OK_SEASONAL]: pue.height });
+  assert.equal(rep.coverage, 1);
   await assert.rejects(
     () => predictSites(seed0, { ...base, monthly: undefined }),
     /uses MODIS LAI and EVI .*--monthly/,
   );
+});
+
+/** FR-Pue 2012's drivers also in 1996 and 2000 (leap years, so every date exists): 1098 days. */
+const early = await dataFolder("early", (site, header, rows) => {
+  keepColumns(["TIMESTAMP", "TA_F", "SW_IN_F", "VPD_F"])(site, header, rows);
+  if (site !== "FR-Pue") return;
+  const at = (year: number) => rows.map((r) => [String(year) + r[0].slice(4), ...r.slice(1)]);
+  rows.unshift(...at(1996), ...at(2000));
+});
+
+Deno.test("driver-only files: 100 % of the days with drivers predicted, before 2000 included", async () => {
+  const { frame, report } = await predictSites(mixedDir, { ...base, data: early });
+  const pue = rowsOf(frame.filter(pl.col("site").eq(pl.lit("FR-Pue"))));
+  assert.equal(pue.length, 3 * 366);
+  for (const r of pue) {
+    const year = Number(String(r.date).slice(0, 4));
+    // MODIS LAI starts in 2001 (EVI in 2000-02): 1996 and 2000 from the seasonal cycle
+    assert.equal(r.status, year < 2001 ? STATUS_OK_SEASONAL : "ok", String(r.date));
+    for (const k of ["GPP", "RECO", "NEE", "GPP_sd"]) {
+      assert.ok(Number.isFinite(r[k]), `${r.date} ${k}`);
+    }
+  }
+  const rep = report.sites.find((s) => s.site === "FR-Pue")!;
+  assert.equal(rep.group, "minimal");
+  assert.deepEqual(rep.reasons, { [STATUS_OK_SEASONAL]: 2 * 366, ok: 366 });
+  assert.equal(rep.daysWithDrivers, 3 * 366);
+  assert.equal(rep.predicted, 3 * 366);
+  assert.equal(rep.coverage, 1);
+  assert.equal(report.total.coverage, 1);
+  assert.equal(report.total.predicted, report.total.daysWithDrivers);
+  // the CLI on the ensemble folder: coverage per site and in total
+  const out = join(tmp, "out_early", "early.csv");
+  const r = await predictTask(
+    ["--data", early, "--sites", sites, "--monthly", monthly, "--out", out],
+    mixedDir,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /FR-Pue: 1098\/1098 days predicted \(100\.0%\), 1098\/1098 days with drivers \(100\.0%\) by the minimal members \(732 with LAI\/EVI from the seasonal cycle\)/,
+  );
+  assert.match(
+    r.stderr,
+    /predict: \d+\/\d+ days predicted \(100\.0%\); \d+\/\d+ days with drivers \(100\.0%\) at 2 site\(s\)/,
+  );
+  assert.equal(pl.readCSV(out).filter(pl.col("GPP").isNull()).height, 0);
+});
+
+Deno.test("a site without MODIS is predicted by the meteo-only members of a mixed ensemble", async () => {
   const partial = join(tmp, "monthly_partial");
   await Deno.mkdir(partial, { recursive: true });
   await Deno.copyFile(join(monthly, "AU-Lox_MM.csv"), join(partial, "AU-Lox_MM.csv"));
-  await assert.rejects(
-    () => predictSites(seed0, { ...base, monthly: partial }),
-    /monthly_partial, column LAI, EVI: no monthly MODIS file for site\(s\) FR-Pue/,
+  const options = { ...base, data: driversOnly, monthly: partial };
+  const mixed = await predictSites(mixedDir, options);
+  assert.deepEqual(
+    mixed.report.groups.map((g) => [g.featureSet, g.members.length, g.modis]),
+    [["minimal", 2, ["LAI", "EVI"]], ["meteo", 1, []]],
   );
+  const site = (id: string) => mixed.report.sites.find((s) => s.site === id)!;
+  assert.equal(site("FR-Pue").group, "meteo");
+  assert.equal(site("AU-Lox").group, "minimal");
+  assert.equal(site("FR-Pue").coverage, 1);
+  assert.deepEqual(site("FR-Pue").reasons, { [STATUS_OK_METEO]: site("FR-Pue").days });
+  // FR-Pue's values are the meteo member's, AU-Lox's the MODIS members'
+  const alone = await predictSites(meteoRun, { ...options, only: ["FR-Pue"] });
+  const modisOnly = await predictSites(mixedModis, { ...options, only: ["AU-Lox"] });
+  const got = rowsOf(mixed.frame);
+  const want = [...rowsOf(modisOnly.frame), ...rowsOf(alone.frame)].map((
+    r,
+  ): Record<string, unknown> => ({
+    ...r,
+    status: r.site === "FR-Pue" ? STATUS_OK_METEO : r.status,
+  }));
+  assert.ok(want.every((r) => r.GPP !== null));
+  assert.deepEqual(got, want);
+  // without a meteo-only member: the site's days say why, nothing is thrown
+  const noMeteo = await predictSites(ensembleDir, options);
+  const pue = rowsOf(noMeteo.frame.filter(pl.col("site").eq(pl.lit("FR-Pue"))));
+  assert.ok(pue.every((r) => r.status === STATUS_NO_MODIS && r.GPP === null));
+  const rep = noMeteo.report.sites.find((s) => s.site === "FR-Pue")!;
+  assert.equal(rep.group, null);
+  assert.deepEqual(rep.reasons, { "no MODIS": pue.length });
+  assert.equal(noMeteo.report.sites.find((s) => s.site === "AU-Lox")!.coverage, 1);
 });
 
 Deno.test("predictions do not change when flux and QC columns are removed", async () => {
@@ -487,10 +578,13 @@ Deno.test("deno task predict: writes the table; on bad input exits 1 and writes 
 });
 
 /** Run `deno task predict` on the fixture run with extra arguments. */
-async function predictTask(args: string[]): Promise<{ code: number; stderr: string }> {
+async function predictTask(
+  args: string[],
+  run = ensembleDir,
+): Promise<{ code: number; stderr: string }> {
   const r = await new Deno.Command(Deno.execPath(), {
     // through deno.json, so with the task's own permissions
-    args: ["task", "-q", "predict", "--run", ensembleDir, "--backend", "cpu", ...args],
+    args: ["task", "-q", "predict", "--run", run, "--backend", "cpu", ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

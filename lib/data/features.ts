@@ -4,7 +4,10 @@
  * Dynamic features:
  * - TA_F, SW_IN_F, VPD_F: tower meteorology as loaded;
  * - LAI, EVI: MODIS, monthly -> daily (see modis.ts), null before MODIS (flag columns
- *   LAI_MISSING/EVI_MISSING = 1);
+ *   LAI_MISSING/EVI_MISSING = 1: no MODIS observation covers the day). With
+ *   `modisFill: "seasonalCycle"` (prediction only; training never fills) such a day holds the
+ *   site's mean seasonal cycle instead (`interpolateModisFilled`), its flag still 1, so
+ *   "flag 1 and a value" means "from the seasonal cycle";
  * - SW_POT (W m-2) and DAY_LENGTH (h) from latitude and day of year (see solar.ts);
  * - DOY_SIN, DOY_COS: sin/cos(2 pi doy / days in year).
  *
@@ -18,6 +21,7 @@ import { z } from "zod";
 import {
   emptyModisReport,
   interpolateModis,
+  interpolateModisFilled,
   type ModisInterpolationOptions,
   type ModisMonthly,
   type ModisReport,
@@ -165,7 +169,11 @@ export function dayOfYear(epochDay: number): { doy: number; daysInYear: number }
 export function buildFeatures(
   frame: pl.DataFrame,
   sites: readonly FeatureSite[],
-  options: { modis: Map<string, ModisMonthly> } & ModisInterpolationOptions,
+  options: {
+    modis: Map<string, ModisMonthly>;
+    /** Fill days without a MODIS observation from the site's mean seasonal cycle (prediction). */
+    modisFill?: "seasonalCycle";
+  } & ModisInterpolationOptions,
 ): { table: pl.DataFrame; runs: SiteRuns; report: FeatureReport } {
   for (const c of FRAME_COLUMNS) {
     if (!frame.columns.includes(c)) throw new Error(`buildFeatures: the frame has no column ${c}`);
@@ -180,6 +188,8 @@ export function buildFeatures(
   const doyCos = new Float64Array(n);
   const lai = new Float64Array(n);
   const evi = new Float64Array(n);
+  const laiMissing = new Int8Array(n);
+  const eviMissing = new Int8Array(n);
   const modisReport = emptyModisReport();
   const sitesWithoutModis: string[] = [];
   runs.sites.forEach((site, k) => {
@@ -207,14 +217,21 @@ export function buildFeatures(
     if (!m) sitesWithoutModis.push(site);
     const siteDays = days.subarray(from, to);
     const opts = { maxGapMonths: options.maxGapMonths, report: modisReport };
-    lai.set(interpolateModis(m, "LAI", siteDays, opts), from);
-    evi.set(interpolateModis(m, "EVI", siteDays, opts), from);
+    for (
+      const [name, values, missing] of [["LAI", lai, laiMissing], ["EVI", evi, eviMissing]] as const
+    ) {
+      if (options.modisFill === "seasonalCycle") {
+        const f = interpolateModisFilled(m, name, siteDays, opts);
+        values.set(f.values, from);
+        for (let i = 0; i < f.values.length; i++) {
+          missing[from + i] = f.filled[i] || f.values[i] !== f.values[i] ? 1 : 0;
+        }
+      } else {
+        values.set(interpolateModis(m, name, siteDays, opts), from);
+        for (let i = from; i < to; i++) missing[i] = values[i] !== values[i] ? 1 : 0;
+      }
+    }
   });
-  const flag = (a: Float64Array) => {
-    const out = new Int8Array(a.length);
-    for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) out[i] = 1;
-    return out;
-  };
   const computed = pl.DataFrame({
     LAI: lai,
     EVI: evi,
@@ -222,8 +239,8 @@ export function buildFeatures(
     DAY_LENGTH: dayLen,
     DOY_SIN: doySin,
     DOY_COS: doyCos,
-    LAI_MISSING: flag(lai),
-    EVI_MISSING: flag(evi),
+    LAI_MISSING: laiMissing,
+    EVI_MISSING: eviMissing,
   }).withColumns(pl.col("LAI").fillNan(pl.lit(null)), pl.col("EVI").fillNan(pl.lit(null)));
   const base = frame.select(
     pl.col("site"),

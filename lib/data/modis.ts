@@ -259,3 +259,112 @@ export function interpolateModis(
   }
   return out;
 }
+
+/**
+ * The mean seasonal cycle of one variable of a site: per calendar month (index 0 = January) the
+ * mean of the site's values in that month over its whole MODIS record. A calendar month with no
+ * value in any year is interpolated linearly between the nearest calendar months that have one,
+ * going round the year (a site with values in one calendar month only gets that value in every
+ * month). Returns null when the site has no value at all.
+ *
+ * @example
+ * ```ts
+ * import { modisSeasonalCycle } from "./modis.ts";
+ * const m = { site: "X", months: [200101, 200201], LAI: [1, 3], EVI: [null, null] };
+ * console.log(modisSeasonalCycle(m, "LAI")?.[0], modisSeasonalCycle(m, "EVI")); // 2 null
+ * ```
+ */
+export function modisSeasonalCycle(
+  monthly: ModisMonthly | undefined,
+  variable: ModisVariable,
+): number[] | null {
+  const sum = new Array(12).fill(0), count = new Array(12).fill(0);
+  monthly?.months.forEach((ym, i) => {
+    const v = monthly[variable][i];
+    if (v === null || !Number.isFinite(v)) return;
+    sum[(ym % 100) - 1] += v;
+    count[(ym % 100) - 1]++;
+  });
+  const have = count.flatMap((c, m) => (c > 0 ? [m] : []));
+  if (have.length === 0) return null;
+  return sum.map((s, m) => {
+    if (count[m] > 0) return s / count[m];
+    // nearest calendar months with a value before and after m, round the year
+    const before = [...have].reverse().find((h) => h < m) ?? have[have.length - 1];
+    const after = have.find((h) => h > m) ?? have[0];
+    const dBefore = (m - before + 12) % 12 || 12, dAfter = (after - m + 12) % 12 || 12;
+    const a = sum[before] / count[before], b = sum[after] / count[after];
+    return a + ((b - a) * dBefore) / (dBefore + dAfter);
+  });
+}
+
+/** What {@link interpolateModisFilled} returns. */
+export interface FilledModis {
+  /** Daily values; NaN only when the site has no value of the variable at all. */
+  values: Float64Array;
+  /** 1 where the value comes from the site's mean seasonal cycle (no observation covers the day). */
+  filled: Uint8Array;
+}
+
+/**
+ * Daily values of one variable with every hole filled from the site's mean seasonal cycle
+ * ({@link modisSeasonalCycle}): a day that {@link interpolateModis} leaves null (before the first
+ * or after the last month with a value, in a gap of more than `maxGapMonths` months) gets the
+ * value of a monthly series in which every month without a value holds the cycle's value of its
+ * calendar month, interpolated to days by the same rule (mid-month points, linear in between).
+ * Days with an observed value keep it exactly. Counts in `report` are those of the observed
+ * values (as without the fill).
+ *
+ * @example
+ * ```ts
+ * import { epochDay, interpolateModisFilled } from "./modis.ts";
+ * const m = { site: "X", months: [200101, 200201], LAI: [1, 3], EVI: [null, null] };
+ * const { values, filled } = interpolateModisFilled(m, "LAI", [epochDay(1999, 1, 15)]);
+ * console.log(values[0], filled[0]); // 2 1
+ * ```
+ */
+export function interpolateModisFilled(
+  monthly: ModisMonthly | undefined,
+  variable: ModisVariable,
+  days: ArrayLike<number>,
+  options: ModisInterpolationOptions & { report?: ModisReport } = {},
+): FilledModis {
+  const values = interpolateModis(monthly, variable, days, options);
+  const filled = new Uint8Array(days.length);
+  const cycle = modisSeasonalCycle(monthly, variable);
+  const holes: number[] = [];
+  values.forEach((v, i) => v !== v && holes.push(i));
+  if (!cycle || holes.length === 0) return { values, filled };
+  // the monthly series from the earliest to the latest month of the record and of the days
+  const observed = new Map<number, number>();
+  monthly!.months.forEach((ym, i) => {
+    const v = monthly![variable][i];
+    if (v !== null && Number.isFinite(v)) observed.set(monthIndex(ym), v);
+  });
+  let lo = Math.min(...observed.keys()), hi = Math.max(...observed.keys());
+  for (const i of holes) {
+    const d = new Date(days[i] * 86400000);
+    const m = d.getUTCFullYear() * 12 + d.getUTCMonth();
+    lo = Math.min(lo, m - 1);
+    hi = Math.max(hi, m + 1);
+  }
+  const months: number[] = [], series: number[] = [];
+  for (let m = lo; m <= hi; m++) {
+    months.push(Math.floor(m / 12) * 100 + (m % 12) + 1);
+    series.push(observed.get(m) ?? cycle[m % 12]);
+  }
+  const complete: ModisMonthly = {
+    site: monthly!.site,
+    months,
+    LAI: variable === "LAI" ? series : [],
+    EVI: variable === "EVI" ? series : [],
+  };
+  const fill = interpolateModis(complete, variable, holes.map((i) => days[i]), {
+    maxGapMonths: 0,
+  });
+  holes.forEach((i, k) => {
+    values[i] = fill[k];
+    filled[i] = 1;
+  });
+  return { values, filled };
+}

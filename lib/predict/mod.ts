@@ -21,6 +21,7 @@
 export * from "./inputs.ts";
 export * from "./encoding.ts";
 export * from "./ensemble.ts";
+export * from "./groups.ts";
 export * from "./tiling.ts";
 export * from "./predict.ts";
 export * from "./output.ts";

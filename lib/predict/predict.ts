@@ -16,6 +16,16 @@
  * sites from one stream). Every member sees the same inputs; GPP and RECO of each member are clipped at 0, then the
  * mean and the population standard deviation over members are reported.
  *
+ * No silent holes: a day with drivers in a run of at least `window` consecutive days is predicted.
+ * Days without a MODIS observation (before the first MODIS month, 2000-02 for EVI and 2001-01 for
+ * LAI in MetaFlux, after the last, or in a gap of more than `modisMaxGapMonths` months) get LAI/EVI
+ * from the site's mean seasonal cycle (lib/data/modis.ts `interpolateModisFilled`) and the status
+ * {@link STATUS_OK_SEASONAL}: training never saw such inputs (it drops those days), so these
+ * values extrapolate and the status says so. An ensemble whose members use different feature
+ * sets is split into groups (lib/predict/groups.ts): a site with MODIS (at least one value of each
+ * variable) is predicted by the MODIS members, a site without by the meteo-only members
+ * ({@link STATUS_OK_METEO}), else its days get {@link STATUS_NO_MODIS}. Plain days say `ok`.
+ *
  * Days that cannot be predicted carry null values and a status giving the reason.
  *
  * @module
@@ -25,12 +35,23 @@ import pl from "polars";
 import { disposeBatch, type SupportStats, WindowBatchSource } from "../data/batches.ts";
 import { buildFeatures } from "../data/features.ts";
 import { FluxnetInputError } from "../data/fluxnet.ts";
-import { epochDay, loadModisMonthly, type ModisMonthly } from "../data/modis.ts";
+import {
+  loadModisMonthly,
+  MODIS_VARIABLES,
+  type ModisMonthly,
+  modisSeasonalCycle,
+} from "../data/modis.ts";
 import { preprocessSites, supportPool } from "../data/preprocess.ts";
 import { encodeStatic } from "../data/static.ts";
 import type { SiteSeries, WindowRef } from "../data/windows.ts";
 import { checkFinitePrediction, predictPhysical } from "../train/predict.ts";
-import { type LoadedEnsemble, loadEnsemble, type LoadEnsembleOptions } from "./ensemble.ts";
+import type { LoadedEnsemble, LoadEnsembleOptions } from "./ensemble.ts";
+import {
+  type EnsembleGroups,
+  isEnsembleGroups,
+  loadEnsembleGroups,
+  modisVariables,
+} from "./groups.ts";
 import {
   checkDriverUnits,
   type DriverDaily,
@@ -45,8 +66,6 @@ import { planWindows, type WindowPlan } from "./tiling.ts";
 
 /** Features computed from the date and latitude (lib/data/features.ts). */
 const COMPUTED = ["SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"];
-/** Features from the MODIS monthly files. */
-const MODIS = ["LAI", "EVI"] as const;
 
 /** The columns of the prediction table, in order. */
 export const PREDICTION_COLUMNS = [
@@ -62,13 +81,39 @@ export const PREDICTION_COLUMNS = [
   "context_days",
 ] as const;
 
+/** Status of a day predicted from observed (or linearly bridged) MODIS, or without MODIS. */
+export const STATUS_OK = "ok";
+/** Status of a day predicted with LAI/EVI from the site's mean seasonal cycle. */
+export const STATUS_OK_SEASONAL = "ok (LAI/EVI from the site's mean seasonal cycle)";
+/** Status of a day of a site without MODIS, predicted by the meteo-only members of the ensemble. */
+export const STATUS_OK_METEO = "ok (meteo-only members: no MODIS for this site)";
+/** Status of every day of a site without MODIS when the ensemble has no meteo-only member. */
+export const STATUS_NO_MODIS = "no MODIS for this site and no meteo-only member in the ensemble";
+
+/**
+ * Whether a status is one of a predicted day (`ok`, or `ok (...)` naming where its inputs came
+ * from).
+ *
+ * @example
+ * ```ts
+ * import { isPredicted } from "./predict.ts";
+ * console.log(isPredicted("ok (LAI/EVI from the site's mean seasonal cycle)")); // true
+ * ```
+ */
+export function isPredicted(status: string): boolean {
+  return status === STATUS_OK || status.startsWith(`${STATUS_OK} (`);
+}
+
 /** Options of {@link predictSites}. */
 export interface PredictSitesOptions {
   /** Folder of FLUXNET2015-style daily files `FLX_<SITE>_FLUXNET2015_<SET>_DD_<years>*.csv`. */
   data: string;
   /** Site table with SITE_ID, LAT, LON, IGBP, KOPPEN_MAIN, ELEV, MAT, MAP, P_OVER_PET. */
   sites: string;
-  /** Folder of `<SITE>_MM.csv` monthly files (MetaFlux layout); required when the run uses LAI/EVI. */
+  /**
+   * Folder of `<SITE>_MM.csv` monthly files (MetaFlux layout); required when every member uses
+   * LAI/EVI. A site without a file is predicted by the meteo-only members, if any.
+   */
   monthly?: string;
   /** Predict only these sites of the folder. */
   only?: readonly string[];
@@ -82,18 +127,38 @@ export interface PredictSitesOptions {
   onProgress?: (line: string) => void;
 }
 
+/** The members of one feature set of the ensemble. */
+export interface PredictGroupReport {
+  featureSet: string;
+  members: string[];
+  /** MODIS variables the members read (empty: meteo-only). */
+  modis: string[];
+  window: number;
+  stride: number;
+  supportK: number;
+}
+
 /** What happened at one site. */
 export interface SitePredictionReport {
   site: string;
   file: string;
+  /** The feature set of the members that predicted the site (null: no group could). */
+  group: string | null;
   days: number;
   predicted: number;
   /** predicted / days. */
   share: number;
+  /** Days with every driver (TA_F, SW_IN_F, VPD_F as the members need). */
+  daysWithDrivers: number;
+  /** predicted / daysWithDrivers (0 when no day has drivers). */
+  coverage: number;
   firstDate: string;
   lastDate: string;
   windows: number;
-  /** Days per status kind ("ok", "missing driver", "before MODIS", ...). */
+  /**
+   * Days per status kind: "ok", "ok (LAI/EVI from the site's mean seasonal cycle)",
+   * "ok (meteo-only members: ...)", "missing driver", "not enough days for a window", "no MODIS".
+   */
   reasons: Record<string, number>;
   /** How the support sets of this site's windows were filled. */
   support: SupportStats;
@@ -103,13 +168,22 @@ export interface SitePredictionReport {
 /** What {@link predictSites} did. */
 export interface PredictReport {
   members: string[];
+  /** The members grouped by feature set (MODIS groups first). */
+  groups: PredictGroupReport[];
+  /** Window, stride, support K and features of the first group. */
   window: number;
   stride: number;
   supportK: number;
   featureNames: { dyn: string[]; static: string[] };
   seed: number;
   sites: SitePredictionReport[];
-  total: { days: number; predicted: number; share: number };
+  total: {
+    days: number;
+    predicted: number;
+    share: number;
+    daysWithDrivers: number;
+    coverage: number;
+  };
   seconds: { load: number; inputs: number; predict: number; total: number };
 }
 
@@ -129,42 +203,40 @@ export function emptySites(report: Pick<PredictReport, "sites">): string[] {
   });
 }
 
+/**
+ * One line on the coverage of a report: predicted days of all days and of the days with drivers.
+ *
+ * @example
+ * ```ts ignore
+ * console.error(`predict: ${coverageLine(report)}`);
+ * ```
+ */
+export function coverageLine(report: Pick<PredictReport, "total" | "sites">): string {
+  const t = report.total;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  return `${t.predicted}/${t.days} days predicted (${pct(t.share)}); ${t.predicted}/` +
+    `${t.daysWithDrivers} days with drivers (${pct(t.coverage)}) at ${report.sites.length} site(s)`;
+}
+
 interface Prepared {
   site: PredictionSite;
   daily: DriverDaily;
+  /** The group that predicts the site (null: none can). */
+  group: LoadedEnsemble | null;
 }
 
 function iso(day: number): string {
   return new Date(day * 86_400_000).toISOString().slice(0, 10);
 }
 
-function ym(yyyymm: number): string {
-  return `${Math.floor(yyyymm / 100)}-${String(yyyymm % 100).padStart(2, "0")}`;
-}
-
-/** Why a MODIS variable is missing on a day, as a (kind, text) pair. */
-function modisReason(
-  m: ModisMonthly | undefined,
-  variable: "LAI" | "EVI",
-  day: number,
-  maxGap: number,
-): [string, string] {
-  const months = m ? m.months.filter((_, i) => m[variable][i] !== null) : [];
-  if (months.length === 0) return ["no MODIS", `no MODIS ${variable} for the site`];
-  const first = months[0], last = months[months.length - 1];
-  const start = epochDay(Math.floor(first / 100), first % 100, 1);
-  const lastMonth = last % 100;
-  const end = epochDay(Math.floor(last / 100) + (lastMonth === 12 ? 1 : 0), lastMonth % 12 + 1, 1) -
-    1;
-  if (day < start) return ["before MODIS", `before MODIS (${variable} from ${ym(first)})`];
-  if (day > end) return ["after MODIS", `after MODIS (${variable} to ${ym(last)})`];
-  return ["MODIS gap", `MODIS gap (${variable}: more than ${maxGap} months missing)`];
-}
-
 /**
  * Predict daily GPP, RECO and NEE (ensemble mean, GPP/RECO clipped at 0) and their ensemble
  * standard deviations at every day of every daily file of a folder. `run` is a run folder, an
- * ensemble folder, a list of run folders, or an already loaded ensemble (not disposed here).
+ * ensemble folder, a list of run folders, an already loaded ensemble or groups of ensembles
+ * (lib/predict/groups.ts; not disposed here). Members are grouped by feature set: a site with MODIS
+ * is predicted by the members that use it (days without a MODIS observation get LAI/EVI from the
+ * site's mean seasonal cycle, status {@link STATUS_OK_SEASONAL}), a site without by the meteo-only
+ * members ({@link STATUS_OK_METEO}), else its days get {@link STATUS_NO_MODIS}.
  * Every input is validated before any prediction; a bad input throws an error naming the file
  * and column. The table has the columns {@link PREDICTION_COLUMNS}, one row per input day, sorted
  * by site and date; days that cannot be predicted have null values and a reason in `status`.
@@ -178,25 +250,30 @@ function modisReason(
  *   data: "my_sites/daily", sites: "my_sites/sites.csv", monthly: "my_sites/monthly",
  *   onProgress: console.error,
  * });
- * console.log(frame.head().toString(), report.total.share);
+ * console.log(frame.head().toString(), report.total.coverage);
  * ```
  */
 export async function predictSites(
-  run: string | readonly string[] | LoadedEnsemble,
+  run: string | readonly string[] | LoadedEnsemble | EnsembleGroups,
   options: PredictSitesOptions,
 ): Promise<{ frame: pl.DataFrame; report: PredictReport }> {
   const t0 = performance.now();
   const progress = options.onProgress ?? (() => {});
   const owned = typeof run === "string" || Array.isArray(run);
-  const ens: LoadedEnsemble = owned
-    ? await loadEnsemble(run as string | string[], options.load)
-    : run as LoadedEnsemble;
+  const ens: EnsembleGroups = owned
+    ? await loadEnsembleGroups(run as string | string[], options.load)
+    : isEnsembleGroups(run)
+    ? run
+    : { groups: [run as LoadedEnsemble], dirs: (run as LoadedEnsemble).dirs, dispose() {} };
   try {
     const tLoad = performance.now();
-    progress(
-      `predict: ${ens.models.length} member(s) (${ens.info.model.name}), window ` +
-        `${ens.data.window}, stride ${ens.data.stride}, support K ${ens.data.supportK}`,
-    );
+    for (const g of ens.groups) {
+      progress(
+        `predict: ${g.models.length} member(s) (${g.info.model.name}, feature set ` +
+          `${g.data.featureSet}), window ${g.data.window}, stride ${g.data.stride}, support K ` +
+          `${g.data.supportK}`,
+      );
+    }
     const result = await predictWith(ens, options, progress);
     const tEnd = performance.now();
     result.report.seconds = {
@@ -211,33 +288,67 @@ export async function predictSites(
   }
 }
 
+/** Validate the site's static cells against a group's static encoding. */
+function checkStatics(ens: LoadedEnsemble, site: PredictionSite, sitesFile: string): void {
+  const encoding = ens.statics.encoding;
+  if (!encoding.igbpClasses.includes(site.IGBP)) {
+    throw new FluxnetInputError(
+      `site ${site.SITE_ID}: IGBP class ${site.IGBP} is unknown to the run (it was trained ` +
+        `with ${encoding.igbpClasses.join(", ")})`,
+      { file: sitesFile, column: "IGBP", line: site.line },
+    );
+  }
+  for (const c of encoding.numeric) {
+    const key = c as keyof typeof ens.statics.unverified;
+    if (site[key] === null && !ens.statics.verifiedFill.includes(key)) {
+      throw new FluxnetInputError(
+        `site ${site.SITE_ID}: the cell is empty and the run's imputation value for ${c} is ` +
+          `not known (${ens.statics.unverified[key]}); give a value`,
+        { file: sitesFile, column: c, line: site.line },
+      );
+    }
+  }
+}
+
+/** The first group (MODIS groups first) whose MODIS variables the site has at least one value of. */
+function groupOf(
+  groups: readonly LoadedEnsemble[],
+  monthly: ModisMonthly | undefined,
+): LoadedEnsemble | null {
+  return groups.find((g) =>
+    modisVariables(g).every((v) => modisSeasonalCycle(monthly, v) !== null)
+  ) ?? null;
+}
+
 async function predictWith(
-  ens: LoadedEnsemble,
+  ens: EnsembleGroups,
   options: PredictSitesOptions,
   progress: (line: string) => void,
 ): Promise<{ frame: pl.DataFrame; report: PredictReport }> {
   const t0 = performance.now();
-  const { info } = ens;
-  const T = ens.data.window, stride = ens.data.stride, K = ens.data.supportK;
-  const dynNames = info.featureNames.dyn;
-  const staticNames = info.featureNames.static;
-  const encoding = ens.statics.encoding;
-  const unknown = dynNames.filter((n) =>
-    !isFileDriver(n) && !COMPUTED.includes(n) && !(MODIS as readonly string[]).includes(n)
-  );
-  if (unknown.length > 0) {
-    throw new Error(`the run uses features prediction cannot build: ${unknown.join(", ")}`);
+  const groups = ens.groups;
+  if (groups.length === 0) throw new Error("predict: the ensemble has no member");
+  for (const g of groups) {
+    const unknown = g.info.featureNames.dyn.filter((n) =>
+      !isFileDriver(n) && !COMPUTED.includes(n) &&
+      !(MODIS_VARIABLES as readonly string[]).includes(n)
+    );
+    if (unknown.length > 0) {
+      throw new Error(`the run uses features prediction cannot build: ${unknown.join(", ")}`);
+    }
   }
-  const drivers = dynNames.filter(isFileDriver) as FileDriver[];
-  const modisVars = MODIS.filter((v) => dynNames.includes(v));
+  const drivers = [
+    ...new Set(groups.flatMap((g) => g.info.featureNames.dyn.filter(isFileDriver))),
+  ] as FileDriver[];
+  const modisGroups = groups.filter((g) => modisVariables(g).length > 0);
+  const meteoGroup = groups.find((g) => modisVariables(g).length === 0);
 
   // 1. inputs: site table, files, MODIS; all validated before any prediction
   const table = await loadPredictionSites(options.sites);
   const byId = new Map(table.map((s) => [s.SITE_ID, s]));
   const files = listDriverFiles(options.data, { only: options.only });
   if (files.length === 0) throw new Error(`${options.data}: no site to predict`);
-  const prepared: Prepared[] = [];
-  for (const f of files) {
+  const sitesOfFiles = files.map((f) => {
     const site = byId.get(f.site);
     if (!site) {
       throw new FluxnetInputError(
@@ -245,45 +356,42 @@ async function predictWith(
         { file: f.path, column: "SITE_ID" },
       );
     }
-    if (!encoding.igbpClasses.includes(site.IGBP)) {
-      throw new FluxnetInputError(
-        `site ${site.SITE_ID}: IGBP class ${site.IGBP} is unknown to the run (it was trained ` +
-          `with ${encoding.igbpClasses.join(", ")})`,
-        { file: options.sites, column: "IGBP", line: site.line },
+    return site;
+  });
+  let modis = new Map<string, ModisMonthly>();
+  if (modisGroups.length > 0) {
+    const vars = modisVariables(modisGroups[0]);
+    if (!options.monthly && !meteoGroup) {
+      throw new Error(
+        `the run uses MODIS ${vars.join(" and ")} (feature set ` +
+          `"${modisGroups[0].data.featureSet}"): give the folder of monthly <SITE>_MM.csv files ` +
+          `(MetaFlux layout) with --monthly`,
       );
     }
-    for (const c of encoding.numeric) {
-      const key = c as keyof typeof ens.statics.unverified;
-      if (site[key] === null && !ens.statics.verifiedFill.includes(key)) {
-        throw new FluxnetInputError(
-          `site ${site.SITE_ID}: the cell is empty and the run's imputation value for ${c} is ` +
-            `not known (${ens.statics.unverified[key]}); give a value`,
-          { file: options.sites, column: c, line: site.line },
+    if (options.monthly) {
+      const loaded = loadModisMonthly(options.monthly, sitesOfFiles.map((s) => s.SITE_ID));
+      modis = loaded.monthly;
+      if (loaded.missing.length > 0) {
+        progress(
+          `inputs: no monthly MODIS file (<SITE>_MM.csv in ${options.monthly}) for site(s) ` +
+            `${loaded.missing.join(", ")}: ${
+              meteoGroup ? "predicted by the meteo-only members" : STATUS_NO_MODIS
+            }`,
         );
       }
+    } else {
+      progress(`inputs: no --monthly folder: every site is predicted by the meteo-only members`);
     }
+  }
+  const prepared: Prepared[] = [];
+  for (const [k, f] of files.entries()) {
+    const site = sitesOfFiles[k];
+    const group = groupOf(groups, modis.get(site.SITE_ID));
+    if (group) checkStatics(group, site, options.sites);
     const text = await Deno.readTextFile(f.path);
     const daily = parseDriverDaily(text, { file: f.path, site: f.site, drivers });
     checkDriverUnits(daily, { lat: site.LAT });
-    prepared.push({ site, daily });
-  }
-  let modis = new Map<string, ModisMonthly>();
-  if (modisVars.length > 0) {
-    if (!options.monthly) {
-      throw new Error(
-        `the run uses MODIS ${modisVars.join(" and ")} (feature set "${ens.data.featureSet}"): ` +
-          `give the folder of monthly <SITE>_MM.csv files (MetaFlux layout) with --monthly`,
-      );
-    }
-    const loaded = loadModisMonthly(options.monthly, prepared.map((p) => p.site.SITE_ID));
-    if (loaded.missing.length > 0) {
-      throw new FluxnetInputError(
-        `no monthly MODIS file for site(s) ${loaded.missing.join(", ")} (expected ` +
-          `<SITE>_MM.csv with TIMESTAMP, LAI, EVI); the run uses ${modisVars.join(" and ")}`,
-        { file: options.monthly, column: modisVars.join(", ") },
-      );
-    }
-    modis = loaded.monthly;
+    prepared.push({ site, daily, group });
   }
   const tInputs = performance.now();
   progress(
@@ -301,56 +409,116 @@ async function predictWith(
     const ts = performance.now();
     const id = p.site.SITE_ID;
     const n = p.daily.days.length;
-    const inputs = siteInputs(ens, p, modis);
-    const { status, reasons } = dayStatus(inputs, p, { ens, drivers, modisVars, modis });
-    const predicted = inputs.plan.starts.length > 0
-      ? predictSite(ens, inputs, {
-        batchSize,
-        seed,
-        where: (row) =>
-          `run ${ens.dirs.join(", ")}: site ${id} (${p.daily.file}), ${iso(p.daily.days[row])}`,
-      })
-      : { mean: new Float64Array(n * 3).fill(NaN), sd: new Float64Array(n * 3).fill(NaN) };
-    frames.push(siteFrame(id, p.daily.days, predicted, { status, context: inputs.plan.context }));
-    const nOk = reasons.ok ?? 0;
-    const rep: SitePredictionReport = {
+    const withDrivers = p.daily.days.filter((_, i) =>
+      drivers.every((c) => Number.isFinite(p.daily.values[c]![i]))
+    ).length;
+    let rep: SitePredictionReport;
+    const base = {
       site: id,
       file: p.daily.file,
       days: n,
-      predicted: nOk,
-      share: n ? nOk / n : 0,
+      daysWithDrivers: withDrivers,
       firstDate: iso(p.daily.days[0]),
       lastDate: iso(p.daily.days[n - 1]),
-      windows: inputs.plan.starts.length,
-      reasons,
-      support: inputs.plan.starts.length > 0
-        ? sourceOf(ens, inputs).supportStats()
-        : { full: 0, repeated: 0, selfOnly: 0 },
-      seconds: (performance.now() - ts) / 1000,
     };
+    if (!p.group) {
+      const nan = new Float64Array(n * 3).fill(NaN);
+      frames.push(
+        siteFrame(id, p.daily.days, { mean: nan, sd: nan }, {
+          status: new Array(n).fill(STATUS_NO_MODIS),
+          context: new Int32Array(n),
+        }),
+      );
+      rep = {
+        ...base,
+        group: null,
+        predicted: 0,
+        share: 0,
+        coverage: 0,
+        windows: 0,
+        reasons: { "no MODIS": n },
+        support: { full: 0, repeated: 0, selfOnly: 0 },
+        seconds: (performance.now() - ts) / 1000,
+      };
+    } else {
+      const g = p.group;
+      const inputs = siteInputs(g, p, modis, { modisFill: "seasonalCycle" });
+      const okStatus = modisGroups.length > 0 && modisVariables(g).length === 0
+        ? STATUS_OK_METEO
+        : STATUS_OK;
+      const { status, reasons } = dayStatus(inputs, p, { ens: g, drivers, okStatus });
+      const predicted = inputs.plan.starts.length > 0
+        ? predictSite(g, inputs, {
+          batchSize,
+          seed,
+          where: (row) =>
+            `run ${g.dirs.join(", ")}: site ${id} (${p.daily.file}), ${iso(p.daily.days[row])}`,
+        })
+        : { mean: new Float64Array(n * 3).fill(NaN), sd: new Float64Array(n * 3).fill(NaN) };
+      frames.push(siteFrame(id, p.daily.days, predicted, { status, context: inputs.plan.context }));
+      const nOk = Object.entries(reasons).reduce((s, [r, c]) => s + (isPredicted(r) ? c : 0), 0);
+      rep = {
+        ...base,
+        group: g.data.featureSet,
+        predicted: nOk,
+        share: n ? nOk / n : 0,
+        coverage: withDrivers ? nOk / withDrivers : 0,
+        windows: inputs.plan.starts.length,
+        reasons,
+        support: inputs.plan.starts.length > 0
+          ? sourceOf(g, inputs).supportStats()
+          : { full: 0, repeated: 0, selfOnly: 0 },
+        seconds: (performance.now() - ts) / 1000,
+      };
+    }
     reports.push(rep);
-    const other = Object.entries(reasons).filter(([r]) => r !== "ok").map(([r, c]) => `${r} ${c}`);
+    const other = Object.entries(rep.reasons).filter(([r]) => !isPredicted(r))
+      .map(([r, c]) => `${r} ${c}`);
+    const filled = rep.reasons[STATUS_OK_SEASONAL] ?? 0;
     progress(
-      `[${k + 1}/${prepared.length}] ${id}: ${nOk}/${n} days predicted ` +
-        `(${(100 * rep.share).toFixed(1)}%), ${rep.windows} windows, ` +
-        `${rep.seconds.toFixed(1)} s${other.length ? `; not predicted: ${other.join(", ")}` : ""}`,
+      `[${k + 1}/${prepared.length}] ${id}: ${rep.predicted}/${n} days predicted ` +
+        `(${(100 * rep.share).toFixed(1)}%), ${rep.predicted}/${withDrivers} days with drivers ` +
+        `(${(100 * rep.coverage).toFixed(1)}%) by the ${rep.group ?? "(no)"} members` +
+        `${filled ? ` (${filled} with LAI/EVI from the seasonal cycle)` : ""}, ${rep.windows} ` +
+        `windows, ${rep.seconds.toFixed(1)} s${
+          other.length ? `; not predicted: ${other.join(", ")}` : ""
+        }`,
     );
   }
   const tEnd = performance.now();
   const days = reports.reduce((s, r) => s + r.days, 0);
   const predicted = reports.reduce((s, r) => s + r.predicted, 0);
+  const daysWithDrivers = reports.reduce((s, r) => s + r.daysWithDrivers, 0);
   const frame = pl.concat(frames, { how: "vertical" });
+  const first = groups[0];
   return {
     frame: frame.sort(["site", "date"]),
     report: {
       members: ens.dirs,
-      window: T,
-      stride,
-      supportK: K,
-      featureNames: { dyn: [...dynNames], static: [...staticNames] },
+      groups: groups.map((g) => ({
+        featureSet: g.data.featureSet,
+        members: g.dirs,
+        modis: modisVariables(g),
+        window: g.data.window,
+        stride: g.data.stride,
+        supportK: g.data.supportK,
+      })),
+      window: first.data.window,
+      stride: first.data.stride,
+      supportK: first.data.supportK,
+      featureNames: {
+        dyn: [...first.info.featureNames.dyn],
+        static: [...first.info.featureNames.static],
+      },
       seed,
       sites: reports,
-      total: { days, predicted, share: days ? predicted / days : 0 },
+      total: {
+        days,
+        predicted,
+        share: days ? predicted / days : 0,
+        daysWithDrivers,
+        coverage: daysWithDrivers ? predicted / daysWithDrivers : 0,
+      },
       seconds: {
         load: 0,
         inputs: (tInputs - t0) / 1000,
@@ -367,10 +535,15 @@ export interface SiteInputs {
   series: SiteSeries;
   /** Standardized static vector. */
   statics: Float32Array;
-  /** Support pool: non-overlapping complete driver windows, as for test sites in training. */
+  /**
+   * Support pool: non-overlapping complete driver windows, as for test sites in training; windows
+   * with LAI/EVI from the seasonal cycle only when the site has no other window.
+   */
   pool: WindowRef[];
   /** Per row: 1 when every dynamic feature exists. */
   complete: Uint8Array;
+  /** Per row: 1 when a MODIS feature of the run comes from the site's mean seasonal cycle. */
+  seasonal: Uint8Array;
   /** Which window predicts which day. */
   plan: WindowPlan;
 }
@@ -378,17 +551,20 @@ export interface SiteInputs {
 /**
  * Features, standardized series, static vector, support pool and window plan of one site: the
  * features of its drivers by lib/data `buildFeatures`, then `preprocessSites` and `supportPool`,
- * the functions `buildDataset` uses, with the run's scaler and static encoding.
+ * the functions `buildDataset` uses, with the run's scaler and static encoding. With
+ * `modisFill: "seasonalCycle"` (what {@link predictSites} uses) days without a MODIS observation
+ * get LAI/EVI from the site's mean seasonal cycle; without it they are incomplete, as in training.
  *
  * @example
  * ```ts ignore
- * const inputs = siteInputs(ens, { site, daily }, modis);
+ * const inputs = siteInputs(ens, { site, daily }, modis, { modisFill: "seasonalCycle" });
  * ```
  */
 export function siteInputs(
   ens: Pick<LoadedEnsemble, "info" | "scaler" | "data" | "statics">,
   input: { site: PredictionSite; daily: DriverDaily },
   modis: ReadonlyMap<string, ModisMonthly>,
+  options: { modisFill?: "seasonalCycle" } = {},
 ): SiteInputs {
   const { site, daily } = input;
   const id = site.SITE_ID;
@@ -405,6 +581,7 @@ export function siteInputs(
   const { table: features, runs } = buildFeatures(frame, [{ SITE_ID: id, LAT: site.LAT }], {
     modis: modis as Map<string, ModisMonthly>,
     maxGapMonths: ens.data.modisMaxGapMonths,
+    modisFill: options.modisFill,
   });
   if (features.height !== n) {
     throw new Error(`predict: ${id}: ${features.height} feature rows for ${n} days`);
@@ -423,26 +600,41 @@ export function siteInputs(
     for (let f = 0; f < F; f++) if (Number.isNaN(series.dyn[i * F + f])) ok = 0;
     complete[i] = ok;
   }
+  // a MODIS feature from the seasonal cycle: flagged missing (no observation) yet with a value
+  const seasonal = new Uint8Array(n);
+  for (const v of MODIS_VARIABLES.filter((x) => dynNames.includes(x))) {
+    const flag = features.getColumn(`${v}_MISSING`).toArray() as number[];
+    const f = dynNames.indexOf(v);
+    for (let i = 0; i < n; i++) {
+      if (flag[i] === 1 && !Number.isNaN(series.dyn[i * F + f])) seasonal[i] = 1;
+    }
+  }
   const plan = planWindows(daily.days, complete, {
     window: ens.data.window,
     stride: ens.data.stride,
   });
-  return { series, statics, pool: supportPool(series, 0, ens.data.window), complete, plan };
+  // the support pool as in training (windows of observed inputs only), unless the site has none
+  const T = ens.data.window;
+  const all = supportPool(series, 0, T);
+  const observed = all.filter((w) => !seasonal.subarray(w.start, w.start + T).includes(1));
+  return {
+    series,
+    statics,
+    pool: observed.length > 0 ? observed : all,
+    complete,
+    seasonal,
+    plan,
+  };
 }
 
-/** The status of every day: "ok", or why it cannot be predicted; counts per kind. */
+/** The status of every day: "ok", "ok (...)", or why it cannot be predicted; counts per kind. */
 function dayStatus(
   inputs: SiteInputs,
   input: Prepared,
-  context: {
-    ens: LoadedEnsemble;
-    drivers: FileDriver[];
-    modisVars: ("LAI" | "EVI")[];
-    modis: Map<string, ModisMonthly>;
-  },
+  context: { ens: LoadedEnsemble; drivers: FileDriver[]; okStatus: string },
 ): { status: string[]; reasons: Record<string, number> } {
-  const { plan, complete, series } = inputs;
-  const { daily, site } = input;
+  const { plan, complete, series, seasonal } = inputs;
+  const { daily } = input;
   const T = context.ens.data.window;
   const dynNames = context.ens.info.featureNames.dyn;
   const F = dynNames.length;
@@ -452,8 +644,8 @@ function dayStatus(
   const count = (kind: string) => (reasons[kind] = (reasons[kind] ?? 0) + 1);
   for (let i = 0; i < n; i++) {
     if (plan.window[i] >= 0) {
-      status[i] = "ok";
-      count("ok");
+      status[i] = seasonal[i] ? STATUS_OK_SEASONAL : context.okStatus;
+      count(status[i]);
       continue;
     }
     if (complete[i]) {
@@ -464,26 +656,19 @@ function dayStatus(
     }
     const parts: string[] = [];
     const kinds: string[] = [];
-    const missingDrivers = context.drivers.filter((c) => !Number.isFinite(daily.values[c]![i]));
+    const missingDrivers = context.drivers.filter((c) =>
+      dynNames.includes(c) && !Number.isFinite(daily.values[c]![i])
+    );
     if (missingDrivers.length > 0) {
       parts.push(`missing driver ${missingDrivers.join(", ")}`);
       kinds.push("missing driver");
     }
-    const modisParts = new Map<string, string[]>();
-    for (const v of context.modisVars) {
-      if (!Number.isNaN(series.dyn[i * F + dynNames.indexOf(v)])) continue;
-      const [kind, text] = modisReason(
-        context.modis.get(site.SITE_ID),
-        v,
-        daily.days[i],
-        context.ens.data.modisMaxGapMonths,
-      );
-      if (!modisParts.has(kind)) modisParts.set(kind, []);
-      modisParts.get(kind)!.push(text);
-    }
-    for (const [kind, texts] of modisParts) {
-      parts.push(texts.join("; "));
-      kinds.push(kind);
+    const noModis = MODIS_VARIABLES.filter((v) =>
+      dynNames.includes(v) && Number.isNaN(series.dyn[i * F + dynNames.indexOf(v)])
+    );
+    if (noModis.length > 0) {
+      parts.push(`no MODIS ${noModis.join(" and ")} for the site`);
+      kinds.push("no MODIS");
     }
     // one kind per day: the first reason
     count(kinds[0] ?? "incomplete features");
