@@ -22,25 +22,6 @@ import { InputError, type InputLocation, loadSites, type Site } from "./sites.ts
 /** Bump when the table built from the same files would change; older caches become stale. */
 export const LOADER_VERSION = 1;
 
-/** The columns of the loaded table, in order. */
-export const FLUXNET_COLUMNS = [
-  "site",
-  "date",
-  "TA_F",
-  "TA_F_QC",
-  "SW_IN_F",
-  "SW_IN_F_QC",
-  "VPD_F",
-  "VPD_F_QC",
-  "NEE",
-  "NEE_QC",
-  "GPP",
-  "GPP_DT",
-  "RECO",
-  "IGBP",
-  "KOPPEN_MAIN",
-] as const;
-
 /** The Float64 columns of the loaded table. */
 export const VALUE_COLUMNS = [
   "TA_F",
@@ -55,6 +36,9 @@ export const VALUE_COLUMNS = [
   "GPP_DT",
   "RECO",
 ] as const;
+
+/** The columns of the loaded table, in order. */
+export const FLUXNET_COLUMNS = ["site", "date", ...VALUE_COLUMNS, "IGBP", "KOPPEN_MAIN"] as const;
 
 /** A Float64 column of the loaded table. */
 export type ValueColumn = typeof VALUE_COLUMNS[number];
