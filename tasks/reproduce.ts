@@ -37,6 +37,7 @@ import {
   buildReport,
   finishedUnits,
   loadProfile,
+  missingUnits,
   parseShard,
   runPlan,
   shardUnits,
@@ -45,7 +46,7 @@ import { createUnitRunner } from "../lib/experiments/units.ts";
 import { treesUnit } from "../lib/experiments/trees_unit.ts";
 import { estimateLines } from "../lib/experiments/cost.ts";
 import { estimatePlan } from "../lib/experiments/measure.ts";
-import { exitWithParent, missingUnits, superviseWorkers } from "../lib/experiments/claims.ts";
+import { exitWithParent, superviseWorkers } from "../lib/experiments/claims.ts";
 
 const TASK = defineTask({
   name: "reproduce",

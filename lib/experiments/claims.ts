@@ -18,7 +18,6 @@
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../data/atomic.ts";
-import { finishedUnits } from "./plan.ts";
 
 /** The contents of a claim file. */
 export const ClaimSchema = z.object({
@@ -274,22 +273,6 @@ export function exitWithParent(options: { pollMs?: number } = {}): void {
     if (!pidAlive(parent)) leave(`the parent process ${parent} is gone`);
   }, options.pollMs ?? 3000);
   Deno.unrefTimer(timer);
-}
-
-/**
- * The ids of the units of a plan without a `done.json` in `runDir`, in plan order.
- *
- * @example
- * ```ts ignore
- * const missing = await missingUnits(buildPlan(profile), "results/quick");
- * ```
- */
-export async function missingUnits(
-  units: readonly { id: string }[],
-  runDir: string,
-): Promise<string[]> {
-  const done = new Set((await finishedUnits(runDir)).map((d) => d.unit.id));
-  return units.filter((u) => !done.has(u.id)).map((u) => u.id);
 }
 
 /** How supervised workers ended. */

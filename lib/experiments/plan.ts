@@ -410,3 +410,19 @@ export async function loadProfile(
   }
   return { profile: parsed.data, path };
 }
+
+/**
+ * The ids of the units of a plan without a `done.json` in `runDir`, in plan order.
+ *
+ * @example
+ * ```ts ignore
+ * const missing = await missingUnits(buildPlan(profile), "results/quick");
+ * ```
+ */
+export async function missingUnits(
+  units: readonly { id: string }[],
+  runDir: string,
+): Promise<string[]> {
+  const done = new Set((await finishedUnits(runDir)).map((d) => d.unit.id));
+  return units.filter((u) => !done.has(u.id)).map((u) => u.id);
+}
