@@ -28,6 +28,7 @@ import {
   predictSites,
   writePredictionTable,
 } from "../lib/predict/mod.ts";
+import { resolveDataDir } from "../lib/data/paths.ts";
 import { readJson, writeJson } from "../lib/train/runs.ts";
 
 const TASK = defineTask({
@@ -83,6 +84,15 @@ const TASK = defineTask({
 const values = cli(TASK);
 const seed = values.seed;
 
+/** The training site table predict reads when --training-sites is not given (if any). */
+function defaultTrainingSites(): string[] {
+  try {
+    return [resolveDataDir().sitesCsv];
+  } catch {
+    return [];
+  }
+}
+
 try {
   const out = values.out;
   outputFormat(out); // fail on a bad extension, or an output that is an input, before any work
@@ -104,6 +114,14 @@ try {
     split: values.split,
     onLog: (line) => console.error(`predict: ${line}`),
   });
+  // the member folders as resolved (an ensemble's sub-folder may be a link to a run elsewhere)
+  // and the default training site table are inputs too: check again before any work
+  const resolved = {
+    files: values["training-sites"] === undefined ? defaultTrainingSites() : [],
+    folders: members,
+  };
+  checkOutputPath(out, { flag: "--out", ...resolved });
+  if (values.report) checkOutputPath(values.report, { flag: "--report", ...resolved });
   const saved = await readJson(`${members[0]}/config.json`) as { backend?: string };
   const backend = await useBackend(
     (values.backend ?? (saved.backend === "cpu" ? "cpu" : "wasm")) as "wasm" | "cpu",

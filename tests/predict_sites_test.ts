@@ -623,6 +623,30 @@ Deno.test("predict refuses an --out that is an input or a folder, before any wor
   assert.ok([...Deno.readDirSync(seed0)].every((e) => e.name !== "pred.csv"));
 });
 
+Deno.test("predict refuses an --out inside a member run reached through a link, before any work", async () => {
+  // an ensemble folder whose member is a symbolic link to a run elsewhere
+  const linked = join(tmp, "linked_ensemble");
+  await Deno.mkdir(linked, { recursive: true });
+  await Deno.symlink(seed0, join(linked, "seed0"));
+  for (const flag of ["--out", "--report"]) {
+    const target = join(seed0, flag === "--out" ? "pred.csv" : "report.json");
+    const args = flag === "--out"
+      ? ["--out", target]
+      : ["--out", join(tmp, "out", "linked.csv"), "--report", target];
+    const r = await predictTask(
+      ["--data", data, "--sites", sites, "--monthly", monthly, ...args],
+      linked,
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`${flag} \\S+ lies inside the input folder \\S+seed0`));
+    assert.doesNotMatch(r.stderr, /backend|days predicted/, "refused before any work");
+    assert.ok(
+      [...Deno.readDirSync(seed0)].every((e) => e.name !== basename(target)),
+      `${target} was written`,
+    );
+  }
+});
+
 Deno.test("a site with 0 % predicted is an error naming it and why, unless --allow-empty", async () => {
   const dir = await dataFolder("no_ta", mapColumn("FR-Pue", "TA_F", () => -9999));
   const out = join(tmp, "empty", "out.csv");

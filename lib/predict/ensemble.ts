@@ -213,7 +213,9 @@ export async function ensembleMembers(
     } catch (error) {
       throw new Error(`${dir}: cannot read the run folder (${(error as Error).message})`);
     }
-    const subs = entries.filter((e) => e.isDirectory).map((e) => join(dir, e.name)).sort();
+    // a member may be a symbolic link to a run elsewhere (isRun checks what it points to)
+    const subs = entries.filter((e) => e.isDirectory || e.isSymlink).map((e) => join(dir, e.name))
+      .sort();
     const runs: string[] = [];
     for (const s of subs) if (await isRun(s)) runs.push(s);
     if (runs.length === 0) {
