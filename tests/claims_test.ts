@@ -77,3 +77,50 @@ Deno.test("claims: PID, host and heartbeat; live kept, dead taken over, released
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("claims: a claim taken over by another process is neither refreshed nor removed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tamflux_claims_" });
+  try {
+    const held = await claimUnit(dir, "a", { heartbeatMs: 20 });
+    assert.ok(held);
+    // another host took it over (say, our heartbeat was late past its staleMs)
+    const theirs: Claim = {
+      unit: "a",
+      pid: 1,
+      host: "elsewhere",
+      startedAt: new Date().toISOString(),
+      heartbeat: new Date().toISOString(),
+    };
+    Deno.writeTextFileSync(join(dir, "a"), JSON.stringify(theirs));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(readClaim(join(dir, "a")), theirs, "not overwritten by our heartbeat");
+    await held.release();
+    assert.deepEqual(readClaim(join(dir, "a")), theirs, "not removed by our release");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("claims: a takeover lock left by a dead process does not block the unit forever", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tamflux_claims_" });
+  try {
+    const pid = await deadPid();
+    const now = new Date().toISOString();
+    const dead = { unit: "a", pid, host: Deno.hostname(), startedAt: now, heartbeat: now };
+    Deno.writeTextFileSync(join(dir, "a"), JSON.stringify(dead));
+    const lock = join(dir, "a.takeover");
+    Deno.mkdirSync(lock);
+    // a fresh lock: another process is taking over right now
+    assert.equal(await claimUnit(dir, "a"), null);
+    // an old one: its holder died inside the takeover
+    const old = new Date(Date.now() - 3_600_000);
+    Deno.utimeSync(lock, old, old);
+    const held = await claimUnit(dir, "a");
+    assert.ok(held, "taken over despite the stale lock");
+    assert.equal(readClaim(join(dir, "a"))!.pid, Deno.pid);
+    await held.release();
+    assert.equal([...Deno.readDirSync(dir)].length, 0, "claim and lock gone");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,6 +7,7 @@ import {
   parseShard,
   type Profile,
   ProfileSchema,
+  readDone,
   runPlan,
   shardUnits,
   type Unit,
@@ -135,6 +136,60 @@ Deno.test("a re-run skips finished units; a failed unit reruns; leftovers are cl
     const done = await finishedUnits(runDir);
     assert.equal(done.length, 5);
     assert.ok(done.every((d) => d.wallSeconds >= 0 && d.outcome.backend === "cpu"));
+  } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test("a unit whose folder cannot be prepared fails alone, its claim stopped and kept", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "tamflux_plan_" });
+  try {
+    const units = buildPlan(profile()).slice(0, 2);
+    const claimDir = join(runDir, ".claims");
+    const calls: string[] = [];
+    // no unit folder can be made (say, a full disk)
+    const mkdir = Deno.mkdir;
+    Deno.mkdir = (path, options) =>
+      String(path).includes(join(runDir, "units"))
+        ? Promise.reject(new Error("no space left on device"))
+        : mkdir(path, options);
+    let report;
+    try {
+      report = await runPlan(units, {
+        runDir,
+        runner: fakeRunner(calls),
+        log: () => {},
+        claimDir,
+        claimTiming: { heartbeatMs: 10 },
+      });
+    } finally {
+      Deno.mkdir = mkdir;
+    }
+    assert.match(report.failed[0].error, /no space left/);
+    assert.deepEqual(calls, []);
+    assert.deepEqual(report.failed.map((f) => f.id), units.map((u) => u.id));
+    assert.deepEqual(report.ran, []);
+    // failed units keep their claims (a re-run takes them over), with the heartbeat stopped
+    const claims = [...Deno.readDirSync(claimDir)].map((e) => e.name).sort();
+    assert.deepEqual(claims, units.map((u) => u.id).sort());
+    const before = Deno.readTextFileSync(join(claimDir, units[0].id));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(Deno.readTextFileSync(join(claimDir, units[0].id)), before, "heartbeat stopped");
+  } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test("a done.json that is not JSON is an error naming the file", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "tamflux_plan_" });
+  try {
+    const unit = buildPlan(profile())[0];
+    await Deno.mkdir(join(runDir, "units", unit.id), { recursive: true });
+    await Deno.writeTextFile(join(runDir, "units", unit.id, "done.json"), "{ cut sh");
+    await assert.rejects(
+      () => readDone(runDir, unit),
+      new RegExp(`units/${unit.id}/done\\.json is not valid JSON`),
+    );
   } finally {
     await Deno.remove(runDir, { recursive: true });
   }

@@ -171,6 +171,41 @@ async function createClaim(path: string, claim: Claim): Promise<boolean> {
   }
 }
 
+/** Whether a claim read from disk is `mine` (same process, host and start), whatever its heartbeat. */
+function isMine(claim: Claim | null, mine: Claim): boolean {
+  return claim !== null && claim.pid === mine.pid && claim.host === mine.host &&
+    claim.startedAt === mine.startedAt;
+}
+
+/** A takeover lock left by a process that died holding it is removed after this long. */
+const LOCK_STALE_MS = 60_000;
+
+/**
+ * Take the takeover lock `lock` (mkdir is atomic); false when another process holds it. A lock
+ * older than {@link LOCK_STALE_MS} was left by a process that died inside the (millisecond) takeover
+ * and would block the unit forever: it is removed and taken.
+ */
+async function takeLock(lock: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await Deno.mkdir(lock);
+      return true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    let age = 0;
+    try {
+      age = Date.now() - (Deno.statSync(lock).mtime?.getTime() ?? Date.now());
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      continue; // released meanwhile: try again
+    }
+    if (age <= LOCK_STALE_MS) return false;
+    await Deno.remove(lock).catch(() => {});
+  }
+  return false;
+}
+
 /**
  * Claim unit `id` in `dir`: create the claim file exclusively, or take over a dead claim. Returns
  * the held claim (its heartbeat running) or null when a live claimer has it.
@@ -196,12 +231,7 @@ export async function claimUnit(
     if (dead === null) return null;
     // take over under a lock (mkdir is atomic), re-checking that the claim is still the dead one
     const lock = `${path}.takeover`;
-    try {
-      await Deno.mkdir(lock);
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) return null;
-      throw e;
-    }
+    if (!(await takeLock(lock))) return null;
     try {
       const again = readClaim(path);
       if (again && JSON.stringify(again) !== JSON.stringify(existing)) return null;
@@ -219,6 +249,9 @@ export async function claimUnit(
   const timer = setInterval(() => {
     pending = pending.then(async () => {
       if (!beating) return;
+      // a claim another process took over (e.g. after a heartbeat delayed past staleMs) is
+      // theirs: stop refreshing rather than overwrite it
+      if (!isMine(readClaim(path), mine)) return stop();
       const claim = { ...mine, heartbeat: new Date().toISOString() };
       await writeFileAtomic(path, JSON.stringify(claim) + "\n");
     }).catch(() => {});
@@ -235,6 +268,7 @@ export async function claimUnit(
     release: async () => {
       stop();
       await pending; // a write in flight would put the file back
+      if (!isMine(readClaim(path), mine)) return; // taken over by another process: theirs
       await Deno.remove(path).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       });

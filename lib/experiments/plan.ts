@@ -241,7 +241,13 @@ export async function readDone(runDir: string, unit: Pick<Unit, "id">): Promise<
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-  const parsed = DoneMarkerSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`tamflux plan: ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = DoneMarkerSchema.safeParse(json);
   if (!parsed.success) {
     throw new Error(`tamflux plan: ${path} is not a valid done marker: ${parsed.error.message}`);
   }
@@ -323,18 +329,19 @@ export async function runPlan(
         continue;
       }
     }
-    await Deno.remove(dir, { recursive: true }).catch((e) => {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
-    await Deno.mkdir(dir, { recursive: true });
-    const startedAt = new Date().toISOString();
-    const t = performance.now();
-    log(`[${k + 1}/${units.length}] ${unit.id}: running`);
+    let wallSeconds: number;
     try {
+      await Deno.remove(dir, { recursive: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+      await Deno.mkdir(dir, { recursive: true });
+      const startedAt = new Date().toISOString();
+      const t = performance.now();
+      log(`[${k + 1}/${units.length}] ${unit.id}: running`);
       const outcome = UnitOutcomeSchema.parse(
         await options.runner(unit, { dir, log: (m) => log(`  ${unit.id}: ${m}`) }),
       );
-      const wallSeconds = (performance.now() - t) / 1000;
+      wallSeconds = (performance.now() - t) / 1000;
       const marker: DoneMarker = {
         unit: { ...unit },
         outcome,
@@ -343,16 +350,20 @@ export async function runPlan(
         wallSeconds,
       };
       await atomicWrite(join(dir, "done.json"), JSON.stringify(marker, null, 2) + "\n");
-      await held?.release();
-      report.ran.push(unit.id);
-      log(`[${k + 1}/${units.length}] ${unit.id}: done in ${wallSeconds.toFixed(1)} s`);
     } catch (e) {
       const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
       held?.stop();
       report.failed.push({ id: unit.id, error });
       log(`[${k + 1}/${units.length}] ${unit.id}: FAILED: ${error}`);
       if (options.stopOnError) break;
+      continue;
     }
+    // the unit is done (done.json written): a claim that cannot be removed does not undo that
+    await held?.release().catch((e) =>
+      log(`[${k + 1}/${units.length}] ${unit.id}: claim not removed: ${(e as Error).message}`)
+    );
+    report.ran.push(unit.id);
+    log(`[${k + 1}/${units.length}] ${unit.id}: done in ${wallSeconds.toFixed(1)} s`);
   }
   report.wallSeconds = (performance.now() - t0) / 1000;
   return report;
