@@ -13,7 +13,7 @@
  * @module
  */
 import { join } from "node:path";
-import { cli, defineTask, opt } from "../lib/cli/mod.ts";
+import { cli, defineTask, opt, PROFILE_OPTIONS } from "../lib/cli/mod.ts";
 import { writeFileAtomic } from "../lib/data/atomic.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
 import {
@@ -28,11 +28,7 @@ const TASK = defineTask({
   name: "cluster:k8s",
   description: "writes a profile as a Kubernetes Indexed Job plus a tables Job",
   options: {
-    profile: opt.string("profile: quick, paper, smoke, ... (configs/profiles/) or a JSON file", {
-      arg: "name|path.json",
-      default: "quick",
-    }),
-    run: opt.name("the run folder under results/", { defaultText: "the profile's name" }),
+    ...PROFILE_OPTIONS,
     completions: opt.int("indexes (shards) of the Indexed Job", {
       min: 1,
       defaultText: "suggested by the estimate",

@@ -11,7 +11,7 @@
  * @module
  */
 import { join } from "node:path";
-import { cli, defineTask, opt } from "../lib/cli/mod.ts";
+import { cli, defineTask, opt, PROFILE_OPTIONS } from "../lib/cli/mod.ts";
 import { writeFileAtomic } from "../lib/data/atomic.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
 import {
@@ -31,11 +31,7 @@ const TASK = defineTask({
   description:
     "writes (and with --submit, submits) a profile as a Slurm job array plus a dependent tables job",
   options: {
-    profile: opt.string("profile: quick, paper, smoke, ... (configs/profiles/) or a JSON file", {
-      arg: "name|path.json",
-      default: "quick",
-    }),
-    run: opt.name("the run folder under results/", { defaultText: "the profile's name" }),
+    ...PROFILE_OPTIONS,
     array: opt.int("array tasks (shards)", { min: 1, defaultText: "suggested by the estimate" }),
     partition: opt.string("Slurm partition", { arg: "NAME" }),
     time: opt.string("time limit of each array task (Slurm format)", {

@@ -28,7 +28,15 @@
  * @module
  */
 import { join } from "node:path";
-import { cli, defineTask, denoExecutable, opt, taskRunArgs, usageError } from "../lib/cli/mod.ts";
+import {
+  cli,
+  defineTask,
+  denoExecutable,
+  opt,
+  PROFILE_OPTIONS,
+  taskRunArgs,
+  usageError,
+} from "../lib/cli/mod.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
 import { configHash, readJson, writeJson } from "../lib/train/runs.ts";
@@ -52,11 +60,7 @@ const TASK = defineTask({
   name: "reproduce",
   description: "the paper's tables and figures, resumable",
   options: {
-    profile: opt.string("profile: quick, paper, smoke, ... (configs/profiles/) or a JSON file", {
-      arg: "name|path.json",
-      default: "quick",
-    }),
-    run: opt.name("the run folder under results/", { defaultText: "the profile's name" }),
+    ...PROFILE_OPTIONS,
     shard: opt.custom("run every n-th unit starting at i (0-based), for batch engines", {
       arg: "i/n",
       type: "i/n with 0 <= i < n",

@@ -7,6 +7,7 @@ import {
   helpText,
   opt,
   parseTaskArgs,
+  PROFILE_OPTIONS,
   readTasks,
   taskRunArgs,
   usageLine,
@@ -238,5 +239,24 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
   ) {
     const write = (await flagsOf(name)).find((f) => f.startsWith("--allow-write"));
     assert.match(write ?? "", /^--allow-write=/, `${name}: scoped writes`);
+  }
+});
+
+Deno.test("cli: the profile tasks declare --profile and --run once (PROFILE_OPTIONS)", async () => {
+  const task = defineTask({
+    name: "x",
+    description: "runs a profile",
+    examples: ["deno task x"],
+    options: { ...PROFILE_OPTIONS },
+  });
+  assert.deepEqual(cli(task, { args: [], exit: false }), { profile: "quick", run: undefined });
+  assert.deepEqual(cli(task, { args: ["--profile", "smoke", "--run", "s1"], exit: false }), {
+    profile: "smoke",
+    run: "s1",
+  });
+  for (const file of ["reproduce", "cluster_slurm", "cluster_k8s"]) {
+    const source = await Deno.readTextFile(`${PROJECT_ROOT}/tasks/${file}.ts`);
+    assert.match(source, /\.\.\.PROFILE_OPTIONS/, `tasks/${file}.ts`);
+    assert.doesNotMatch(source, /profile: opt\./, `tasks/${file}.ts declares --profile again`);
   }
 });

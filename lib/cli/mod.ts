@@ -17,3 +17,4 @@
  */
 export * from "./args.ts";
 export * from "./task_permissions.ts";
+export * from "./profile_options.ts";
