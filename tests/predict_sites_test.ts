@@ -17,7 +17,7 @@ import {
   loadPredictionSites,
   parseDriverDaily,
   planWindows,
-  PREDICTION_COLUMNS,
+  PREDICT_OUTPUT_COLUMNS,
   predictSites,
   type PredictSitesOptions,
   siteInputs,
@@ -278,7 +278,7 @@ Deno.test("predict's inputs equal the dataset's: training site value for value, 
 
 Deno.test("every input day appears exactly once, sorted, with the documented columns", async () => {
   const { frame, report } = await predictSites(seed0, base);
-  assert.deepEqual(frame.columns, [...PREDICTION_COLUMNS]);
+  assert.deepEqual(frame.columns, [...PREDICT_OUTPUT_COLUMNS]);
   const keys = rowsOf(frame).map((r) => `${r.site}|${r.date}`);
   assert.deepEqual(keys, [...keys].sort());
   assert.deepEqual(keys, await inputDays(data));
@@ -565,7 +565,7 @@ Deno.test("deno task predict: writes the table; on bad input exits 1 and writes 
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stderr, /\[2\/2\] FR-Pue: \d+\/\d+ days predicted/);
   const table = pl.readCSV(good);
-  assert.deepEqual(table.columns, [...PREDICTION_COLUMNS]);
+  assert.deepEqual(table.columns, [...PREDICT_OUTPUT_COLUMNS]);
   assert.equal(table.height, (await inputDays(data)).length);
 
   const bad = await dataFolder("task_bad", mapColumn("FR-Pue", "SW_IN_F", (v) => v * 0.0864));

@@ -67,8 +67,8 @@ import { planWindows, type WindowPlan } from "./tiling.ts";
 /** Features computed from the date and latitude (lib/data/features.ts). */
 const COMPUTED = ["SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"];
 
-/** The columns of the prediction table, in order. */
-export const PREDICTION_COLUMNS = [
+/** The columns of predict's output table, in order (lib/eval's PREDICTION_COLUMNS are those of a stored predictions table). */
+export const PREDICT_OUTPUT_COLUMNS = [
   "site",
   "date",
   "GPP",
@@ -238,7 +238,7 @@ function iso(day: number): string {
  * site's mean seasonal cycle, status {@link STATUS_OK_SEASONAL}), a site without by the meteo-only
  * members ({@link STATUS_OK_METEO}), else its days get {@link STATUS_NO_MODIS}.
  * Every input is validated before any prediction; a bad input throws an error naming the file
- * and column. The table has the columns {@link PREDICTION_COLUMNS}, one row per input day, sorted
+ * and column. The table has the columns {@link PREDICT_OUTPUT_COLUMNS}, one row per input day, sorted
  * by site and date; days that cannot be predicted have null values and a reason in `status`.
  *
  * @example
@@ -748,7 +748,7 @@ function predictSite(
   return { mean, sd };
 }
 
-/** One site's rows of the prediction table ({@link PREDICTION_COLUMNS}). */
+/** One site's rows of the prediction table ({@link PREDICT_OUTPUT_COLUMNS}). */
 function siteFrame(
   id: string,
   days: Int32Array,
