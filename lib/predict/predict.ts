@@ -67,7 +67,10 @@ import { planWindows, type WindowPlan } from "./tiling.ts";
 /** Features computed from the date and latitude (lib/data/features.ts). */
 const COMPUTED = ["SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"];
 
-/** The columns of predict's output table, in order (lib/eval's PREDICTION_COLUMNS are those of a stored predictions table). */
+/**
+ * The columns of predict's output table, in order (lib/eval's PREDICTION_COLUMNS are those of a
+ * stored predictions table of a unit).
+ */
 export const PREDICT_OUTPUT_COLUMNS = [
   "site",
   "date",
