@@ -2,6 +2,7 @@
  * A minute-scale reproduction profile on real data for the reproduce tests: trees, LSTM and MLP
  * on 12 sites, one epoch, no pretraining (about 25 s with two workers).
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { taskRunArgs } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
@@ -73,6 +74,21 @@ export async function reproduceCommand(
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+/** `reproduce --profile <path> --run <name> --jobs <n> --no-tables`, asserted to succeed. */
+export async function reproduceUnits(
+  profilePath: string,
+  options: { run: string; jobs: number },
+): Promise<void> {
+  const command = await reproduceCommand(profilePath, options.run, [
+    "--jobs",
+    String(options.jobs),
+    "--no-tables",
+  ]);
+  const out = await command.output();
+  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, `reproduce --jobs ${options.jobs} failed:\n${text.slice(-3000)}`);
 }
 
 /** Remove results/<run> for each run name. */

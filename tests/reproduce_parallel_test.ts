@@ -6,20 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
-import {
-  removeRuns,
-  reproduceCommand,
-  TINY_UNITS,
-  writeTinyProfile,
-} from "./_reproduce_fixtures.ts";
-
-async function run(profilePath: string, name: string, jobs: number): Promise<void> {
-  const out =
-    await (await reproduceCommand(profilePath, name, ["--jobs", String(jobs), "--no-tables"]))
-      .output();
-  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-  assert.ok(out.success, `reproduce --jobs ${jobs} failed:\n${text.slice(-3000)}`);
-}
+import { removeRuns, reproduceUnits, TINY_UNITS, writeTinyProfile } from "./_reproduce_fixtures.ts";
 
 Deno.test("reproduce: two worker processes give the same predictions as one", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "tamflux-par-" });
@@ -27,8 +14,8 @@ Deno.test("reproduce: two worker processes give the same predictions as one", as
   const stamp = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const names = [`_test_seq_${stamp}`, `_test_par_${stamp}`];
   try {
-    await run(profilePath, names[0], 1);
-    await run(profilePath, names[1], 2);
+    await reproduceUnits(profilePath, { run: names[0], jobs: 1 });
+    await reproduceUnits(profilePath, { run: names[1], jobs: 2 });
     const unitsDir = (n: string) => join(PROJECT_ROOT, "results", n, "units");
     const units = [...Deno.readDirSync(unitsDir(names[0]))].map((e) => e.name).sort();
     assert.deepEqual(units, TINY_UNITS);

@@ -15,7 +15,8 @@ import pl from "polars";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSplit } from "../lib/data/splits.ts";
 import { runPaths } from "../lib/train/runs.ts";
-import { reproduceUnits, runTask } from "./_tasks.ts";
+import { reproduceUnits } from "./_reproduce_fixtures.ts";
+import { runTask } from "./_tasks.ts";
 
 Deno.test("predict runs on a reproduce unit's run folder and reproduces its test predictions", async () => {
   const data = resolveDataDir();
