@@ -81,6 +81,21 @@ Deno.test("slurm: submit sends the array, then the tables job after it; refuses 
   await assert.rejects(() => submitSlurm(files, { run: "x", exec }), /still queued or running/);
 });
 
+Deno.test("slurm: when the tables job cannot be submitted, the error names the queued array", async () => {
+  const exec = (cmd: string, args: string[]) => {
+    if (cmd === "squeue") return Promise.resolve("");
+    if (args.some((a) => a.startsWith("--dependency"))) {
+      return Promise.reject(new Error("sbatch: error: Batch job submission failed"));
+    }
+    return Promise.resolve("101");
+  };
+  const files = { reproduce: "r.sbatch", tables: "t.sbatch" };
+  await assert.rejects(
+    () => submitSlurm(files, { run: "x", exec }),
+    /submission failed\narray job 101 was submitted .*sbatch --dependency=afterok:101 t\.sbatch/s,
+  );
+});
+
 type Obj = Record<string, unknown>;
 const at = (o: unknown, ...path: (string | number)[]): unknown =>
   path.reduce<unknown>((v, k) => (v as Obj)[k as string], o);

@@ -170,10 +170,16 @@ export async function submitSlurm(
   if (!/^\d+$/.test(array)) {
     throw new Error(`tamflux slurm: sbatch printed "${array}", not a job id`);
   }
-  const tables = (await exec("sbatch", [
-    "--parsable",
-    `--dependency=afterok:${array}`,
-    files.tables,
-  ])).split(";")[0];
+  const dependency = `--dependency=afterok:${array}`;
+  let tables: string;
+  try {
+    tables = (await exec("sbatch", ["--parsable", dependency, files.tables])).split(";")[0];
+  } catch (e) {
+    // the array is queued already: say so, and how to add the tables job by hand
+    throw new Error(
+      `${(e as Error).message.trim()}\narray job ${array} was submitted and runs without its ` +
+        `tables job; submit that with: sbatch ${dependency} ${files.tables}`,
+    );
+  }
   return { array, tables };
 }
