@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { cli, defineTask, opt } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
-import { buildPlan, buildReport, missingUnits, ProfileSchema } from "../lib/experiments/mod.ts";
-import { readJson } from "../lib/train/runs.ts";
+import { buildReport, runMissingUnits } from "../lib/experiments/mod.ts";
 
 const TASK = defineTask({
   name: "tables",
@@ -35,10 +34,17 @@ const out = await buildReport(runDir, {
   xbaseDir: resolveDataDir().xbaseMonthly,
 });
 if (out.units === 0) Deno.exit(1);
-const plan = ProfileSchema.safeParse(
-  await readJson(join(runDir, "profile.json")).catch(() => null),
-);
-const missing = plan.success ? await missingUnits(buildPlan(plan.data), runDir) : [];
+let missing: string[] = [];
+try {
+  missing = await runMissingUnits(runDir);
+} catch (error) {
+  // without the run's plan nobody can tell whether the tables are partial: say so
+  console.error(
+    `tables: WARNING: cannot tell whether units of the plan are missing: ${
+      (error as Error).message
+    }`,
+  );
+}
 if (missing.length > 0) {
   console.error(
     `tables: WARNING: partial tables: ${missing.length} unit(s) of the plan are not done: ` +

@@ -8,6 +8,7 @@ import {
   type Profile,
   ProfileSchema,
   readDone,
+  runMissingUnits,
   runPlan,
   shardUnits,
   type Unit,
@@ -260,6 +261,28 @@ Deno.test("work-queue mode: concurrent workers with a claim folder run each unit
         r.ran.length + r.claimedElsewhere.length + r.skipped.length === units.length
       ),
     );
+  } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test("runMissingUnits: the run's own plan minus done units; no or a bad profile.json is an error", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "tamflux_plan_" });
+  try {
+    const p = profile();
+    await assert.rejects(() => runMissingUnits(runDir), /cannot read \S+profile\.json/);
+    await Deno.writeTextFile(join(runDir, "profile.json"), "{ cut sh");
+    await assert.rejects(() => runMissingUnits(runDir), /cannot read \S+profile\.json/);
+    await Deno.writeTextFile(join(runDir, "profile.json"), JSON.stringify({ ...p, seeds: "x" }));
+    await assert.rejects(
+      () => runMissingUnits(runDir),
+      /profile\.json is not a valid profile: seeds/,
+    );
+    await Deno.writeTextFile(join(runDir, "profile.json"), JSON.stringify(p));
+    const units = buildPlan(p);
+    assert.deepEqual(await runMissingUnits(runDir), units.map((u) => u.id));
+    await runPlan(units.slice(0, 2), { runDir, runner: fakeRunner([]), log: () => {} });
+    assert.deepEqual(await runMissingUnits(runDir), units.slice(2).map((u) => u.id));
   } finally {
     await Deno.remove(runDir, { recursive: true });
   }

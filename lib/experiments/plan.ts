@@ -12,7 +12,7 @@ import { z } from "zod";
 import { join } from "node:path";
 import { ALL_MODELS } from "../models/names.ts";
 import { mergePatch } from "../train/merge_patch.ts";
-import { atomicWrite } from "../train/runs.ts";
+import { atomicWrite, readJson } from "../train/runs.ts";
 import { type ClaimTiming, claimUnit, type HeldClaim } from "./claims.ts";
 
 /** Model kinds a unit can train: the neural models and the trees baseline. */
@@ -436,4 +436,32 @@ export async function missingUnits(
 ): Promise<string[]> {
   const done = new Set((await finishedUnits(runDir)).map((d) => d.unit.id));
   return units.filter((u) => !done.has(u.id)).map((u) => u.id);
+}
+
+/**
+ * The ids of the units of a run folder's own plan (its `profile.json`, written by reproduce) that
+ * are not done. Throws, naming the file, when `profile.json` is missing, unreadable or not a valid
+ * profile: then nobody can tell whether the run's tables are complete.
+ *
+ * @example
+ * ```ts ignore
+ * const missing = await runMissingUnits("results/quick"); // [] when every unit is done
+ * ```
+ */
+export async function runMissingUnits(runDir: string): Promise<string[]> {
+  const path = join(runDir, "profile.json");
+  let raw: unknown;
+  try {
+    raw = await readJson(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const parsed = ProfileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `${path} is not a valid profile: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
+  }
+  return await missingUnits(buildPlan(parsed.data), runDir);
 }
