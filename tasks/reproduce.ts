@@ -95,6 +95,9 @@ const TASK = defineTask({
 });
 
 const values = cli(TASK);
+if (values["no-estimate"] && !values["dry-run"]) {
+  usageError(TASK, "--no-estimate goes with --dry-run (it would be ignored)");
+}
 // a worker leaves as soon as its parent is gone (stdin is a pipe from the parent)
 if (values.worker) exitWithParent();
 

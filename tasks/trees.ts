@@ -21,7 +21,7 @@
  * @module
  */
 import { join } from "node:path";
-import { cli, defineTask, opt, UsageError } from "../lib/cli/mod.ts";
+import { cli, defineTask, opt, UsageError, usageError } from "../lib/cli/mod.ts";
 import { buildDataset } from "../lib/data/dataset.ts";
 import { loadFluxnet } from "../lib/data/fluxnet.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
@@ -94,6 +94,9 @@ const TASK = defineTask({
 });
 
 const values = cli(TASK);
+if (values.with.length > 0 && !values.xbase) {
+  usageError(TASK, "--with goes with --xbase (it would be ignored)");
+}
 const splitKind = values.split;
 const splitSeed = values.seed;
 const featureSet = values["feature-set"];

@@ -92,6 +92,8 @@ Deno.test("tasks: bad values exit 2 with one line naming the flag and the value"
     ["reproduce", ["--jobs", "abc"], /^reproduce: --jobs: expected an integer, got "abc"$/],
     ["reproduce", ["--shard", "5/2"], /^reproduce: --shard: 5\/2: need 0 <= i < n/],
     ["reproduce", ["--jobs", "2", "--shard", "0/2"], /^reproduce: --jobs and --shard exclude/],
+    ["reproduce", ["--no-estimate"], /^reproduce: --no-estimate goes with --dry-run/],
+    ["trees", ["--with", "X=x.parquet"], /^trees: --with goes with --xbase/],
     ["tables", ["--run", "../x"], /^tables: --run: .*"\.\.\/x"$/],
     ["train", [], /^train: --config is required$/],
     ["data:summary", ["--qc", "2"], /^data:summary: --qc: expected a number in \[0, 1\]/],
