@@ -534,7 +534,15 @@ export interface CliOptions {
   exit?: boolean;
 }
 
-/** True when `TAMFLUX_DEBUG=1` asks for stack traces. */
+/**
+ * True when `TAMFLUX_DEBUG=1` asks for stack traces.
+ *
+ * @example
+ * ```ts
+ * import { debugEnabled } from "./args.ts";
+ * if (debugEnabled()) console.error(new Error("where").stack);
+ * ```
+ */
 export function debugEnabled(): boolean {
   try {
     return Deno.env.get("TAMFLUX_DEBUG") === "1";
@@ -565,7 +573,17 @@ export function errorLine(task: string, error: unknown): string {
 
 let installed = false;
 
-/** Makes unhandled errors and rejections print {@linkcode errorLine} and exit 1 (or 2). */
+/**
+ * Makes unhandled errors and rejections print {@linkcode errorLine} and exit 1 (or 2); {@linkcode cli}
+ * installs it.
+ *
+ * @example
+ * ```ts ignore
+ * import { installErrorHandler } from "./args.ts";
+ * installErrorHandler("tables");
+ * await Promise.reject(new Error("results/x: no units")); // prints "tables: results/x: no units", exits 1
+ * ```
+ */
 export function installErrorHandler(task: string): void {
   if (installed) return;
   installed = true;

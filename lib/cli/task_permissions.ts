@@ -10,7 +10,16 @@ import { join } from "node:path";
 /** A task entry of deno.json: a command string, or `{ command, description }` (Deno 2). */
 type TaskEntry = string | { command?: string; description?: string };
 
-/** Reads deno.json's tasks: name -> { command, description }. */
+/**
+ * Reads deno.json's tasks: name -> { command, description }.
+ *
+ * @example
+ * ```ts
+ * import { readTasks } from "./task_permissions.ts";
+ * const tasks = await readTasks(".");
+ * console.log(tasks.reproduce.description);
+ * ```
+ */
 export async function readTasks(
   root: string,
 ): Promise<Record<string, { command: string; description?: string }>> {

@@ -41,7 +41,15 @@ export interface BootstrapOptions {
   level?: number;
 }
 
-/** Type-7 quantile of sorted values (numpy's default). */
+/**
+ * Type-7 quantile of sorted values (numpy's default).
+ *
+ * @example
+ * ```ts
+ * import { quantileSorted } from "./significance.ts";
+ * quantileSorted([1, 2, 3, 4], 0.25); // 1.75
+ * ```
+ */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
   if (n === 0) return NaN;

@@ -111,7 +111,17 @@ export function claimDeadReason(claim: Claim, options: ClaimTiming = {}): string
     : null;
 }
 
-/** Read a claim file; null when it does not exist, a placeholder dead claim when unreadable. */
+/**
+ * Read a claim file; null when it does not exist. An old `"<pid>\n"` claim or one cut short is read
+ * as a claim of that PID (or of no process) on this host.
+ *
+ * @example
+ * ```ts
+ * import { readClaim } from "./claims.ts";
+ * const claim = readClaim("results/quick/.claims/lstm_koppen_s0");
+ * console.log(claim ? `held by ${claim.pid} on ${claim.host}` : "free");
+ * ```
+ */
 export function readClaim(path: string): Claim | null {
   let text: string;
   try {

@@ -208,7 +208,16 @@ export function summarizeEstimate(works: readonly UnitWork[]): PlanEstimate {
   return { units, coreHours: units.reduce((a, u) => a + u.seconds, 0) / 3600 };
 }
 
-/** Minutes with one decimal, or hours above two hours. */
+/**
+ * Minutes with one decimal, or hours above two hours.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./cost.ts";
+ * formatDuration(90); // "1.5 min"
+ * formatDuration(9000); // "2.5 h"
+ * ```
+ */
 export function formatDuration(seconds: number): string {
   return seconds < 7200 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(1)} h`;
 }
@@ -251,7 +260,17 @@ export interface Measurer {
 
 export type { StepShapes } from "../bench/step_bench.ts";
 
-/** The shapes of a config's training step on a dataset. */
+/**
+ * The shapes of a config's training step on a dataset.
+ *
+ * @example
+ * ```ts ignore
+ * import { stepShapes } from "./cost.ts";
+ * const shapes = stepShapes(config, { windows: { train: 900, val: 100, test: 200 }, nDyn: 12,
+ *   nStatic: 20, trainDays: 40_000, seconds: 3 });
+ * // { B: config.train.batchSize, T: config.data.window, F: 12, S: 20, H: ..., Z: ..., ... }
+ * ```
+ */
 export function stepShapes(
   config: Pick<ExperimentConfig, "train" | "data" | "model">,
   ds: Pick<DatasetShape, "nDyn" | "nStatic">,
@@ -268,7 +287,16 @@ export function stepShapes(
   };
 }
 
-/** Total trees x depth over the three targets of a trees config (defaults as lib/models/trees). */
+/**
+ * Total trees x depth over the three targets of a trees config (defaults as lib/models/trees).
+ *
+ * @example
+ * ```ts
+ * import { treesDepthWork } from "./cost.ts";
+ * treesDepthWork({}); // 5400 (3 targets x 300 trees x depth 6)
+ * treesDepthWork({ gbm: { nTrees: 100 }, perTarget: { NEE: { maxDepth: 3 } } }); // 1500
+ * ```
+ */
 export function treesDepthWork(config: Record<string, unknown>): number {
   const gbm = (config.gbm ?? {}) as { nTrees?: number; maxDepth?: number };
   const per = (config.perTarget ?? {}) as Record<string, { nTrees?: number; maxDepth?: number }>;

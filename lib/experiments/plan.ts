@@ -79,7 +79,15 @@ export interface Unit {
   overrides: Record<string, unknown>;
 }
 
-/** The unit id of a label, split and seed. */
+/**
+ * The unit id of a label, split and seed.
+ *
+ * @example
+ * ```ts
+ * import { unitId } from "./plan.ts";
+ * unitId("tamrl:no_pretrain", "koppen", 0); // "tamrl-no_pretrain_koppen_s0"
+ * ```
+ */
 export function unitId(label: string, split: SplitKind, seed: number): string {
   return `${label.replace(":", "-")}_${split}_s${seed}`;
 }
@@ -226,12 +234,30 @@ export type UnitRunner = (
   context: { dir: string; log: (message: string) => void },
 ) => Promise<UnitOutcome>;
 
-/** The folder of a unit. */
+/**
+ * The folder of a unit.
+ *
+ * @example
+ * ```ts
+ * import { unitDir } from "./plan.ts";
+ * unitDir("results/quick", { id: "lstm_koppen_s0" }); // "results/quick/units/lstm_koppen_s0"
+ * ```
+ */
 export function unitDir(runDir: string, unit: Pick<Unit, "id">): string {
   return join(runDir, "units", unit.id);
 }
 
-/** The done marker of a unit, or null when the unit has not finished. */
+/**
+ * The done marker of a unit, or null when the unit has not finished; an invalid marker is an error
+ * naming the file.
+ *
+ * @example
+ * ```ts
+ * import { readDone } from "./plan.ts";
+ * const done = await readDone("results/quick", { id: "lstm_koppen_s0" });
+ * console.log(done ? `done in ${done.wallSeconds} s` : "not done");
+ * ```
+ */
 export async function readDone(runDir: string, unit: Pick<Unit, "id">): Promise<DoneMarker | null> {
   const path = join(unitDir(runDir, unit), "done.json");
   let text: string;

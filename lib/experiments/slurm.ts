@@ -61,7 +61,15 @@ function header(
   return lines;
 }
 
-/** The Slurm job name of a run's array (the tables job adds `-tables`). */
+/**
+ * The Slurm job name of a run's array (the tables job adds `-tables`).
+ *
+ * @example
+ * ```ts
+ * import { slurmJobName } from "./slurm.ts";
+ * slurmJobName("quick"); // "tamflux-quick"
+ * ```
+ */
 export function slurmJobName(run: string): string {
   return `tamflux-${run}`;
 }
