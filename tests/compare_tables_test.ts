@@ -9,6 +9,10 @@ Deno.test("compare: numbers within tolerance are equal, other changes are report
   assert.equal(tableDifferences(a, { ...a, rows: [["x", 1.5], ["y", 0]] }).length, 1);
   assert.match(tableDifferences(a, { ...a, rows: [["x", 1.5]] })[0], /2 rows vs 1/);
   assert.match(tableDifferences(a, { ...a, columns: ["model", "r2"] })[0], /columns differ/);
+  // a row with a cell more (or less) is a difference, not compared up to the shorter row
+  assert.deepEqual(tableDifferences(a, { ...a, rows: [["x", 1.5, 7], ["y", null]] }), [
+    "row 0 (x): 2 cells vs 3",
+  ]);
 });
 
 Deno.test("compare: run folders; provenance is ignored, a missing table is a difference", async () => {

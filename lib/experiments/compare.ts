@@ -36,6 +36,10 @@ export function tableDifferences(
   if (a.rows.length !== b.rows.length) return [`${a.rows.length} rows vs ${b.rows.length}`];
   const out: string[] = [];
   a.rows.forEach((row, i) => {
+    if (row.length !== b.rows[i].length) {
+      out.push(`row ${i} (${row[0]}): ${row.length} cells vs ${b.rows[i].length}`);
+      return;
+    }
     row.forEach((cell, j) => {
       if (!sameCell(cell, b.rows[i][j], tol)) {
         out.push(`row ${i} (${row[0]}), ${a.columns[j]}: ${cell} vs ${b.rows[i][j]}`);
