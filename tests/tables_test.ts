@@ -175,6 +175,41 @@ Deno.test("site citations come from sites.csv; an unknown site is an error", asy
   assert.throws(() => siteCitations(["XX-Nop"], all), /XX-Nop is not in sites.csv/);
 });
 
+Deno.test("report: a profile.json that is not JSON is an error, not the default QC settings", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "tamflux_report_" });
+  try {
+    const unit: Unit = {
+      id: "lstm_koppen_s0",
+      model: "lstm",
+      split: "koppen",
+      seed: 0,
+      variant: null,
+      label: "lstm",
+      overrides: {},
+    };
+    await runPlan([unit], {
+      runDir,
+      log: () => {},
+      runner: () =>
+        Promise.resolve({
+          predictions: "predictions.parquet",
+          backend: "cpu",
+          configHash: "h",
+          dataSummary: "synthetic",
+          testSites: [],
+          extra: {},
+        }),
+    });
+    await Deno.writeTextFile(join(runDir, "profile.json"), '{ "name": "cut sh');
+    await assert.rejects(
+      () => buildReport(runDir, { sites: [], log: () => {}, figures: false }),
+      /profile\.json/,
+    );
+  } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
 Deno.test("report: fake units -> every table and figure (SVG + PNG), ensembles over seeds", async () => {
   const runDir = await Deno.makeTempDir({ prefix: "tamflux_report_" });
   try {

@@ -398,9 +398,16 @@ export async function buildReport(runDir: string, options: ReportOptions): Promi
   return result;
 }
 
-/** The profile a run folder was planned with (`profile.json`), undefined when there is none. */
+/**
+ * The profile a run folder was planned with (`profile.json`), undefined when there is none; one
+ * that cannot be read is an error (its QC thresholds and minimum days would silently fall back to
+ * the defaults).
+ */
 async function readRunProfile(runDir: string): Promise<Profile | undefined> {
-  const raw = await readJson(join(runDir, "profile.json")).catch(() => null);
+  const raw = await readJson(join(runDir, "profile.json")).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  });
   const parsed = raw === null ? null : ProfileSchema.safeParse(raw);
   if (parsed && !parsed.success) {
     throw new Error(`tamflux report: ${join(runDir, "profile.json")} is not a valid profile`);
