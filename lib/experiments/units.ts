@@ -18,7 +18,13 @@ import { buildModel, transferPretrained } from "../models/build.ts";
 import type { PredictedDay } from "../data/targets.ts";
 import { type ExperimentConfig, parseExperimentConfig } from "../train/config.ts";
 import { predictEnsemble } from "../train/predict.ts";
-import { configHash, runConfigHash, writeJson, writeRunFolder } from "../train/runs.ts";
+import {
+  canonicalJson,
+  configHash,
+  runConfigHash,
+  writeJson,
+  writeRunFolder,
+} from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
 import { mergePatch } from "../train/merge_patch.ts";
 import type { Profile, Unit, UnitOutcome, UnitRunner } from "./plan.ts";
@@ -58,8 +64,20 @@ async function readJsonFile(path: string): Promise<Record<string, unknown>> {
   }
 }
 
-function datasetKey(data: Record<string, unknown>): string {
-  return JSON.stringify(data, Object.keys(data).sort());
+/**
+ * The in-process cache key of a dataset config: its canonical JSON (keys sorted at every level).
+ * (A `JSON.stringify` with the top-level keys as the replacer list dropped every nested key, so
+ * `split: { kind: "igbp" }` and `split: { kind: "koppen" }` shared one key: a process running
+ * units of both splits gave the IGBP units the Köppen dataset.)
+ *
+ * @example
+ * ```ts
+ * import { datasetKey } from "./units.ts";
+ * datasetKey({ window: 30, split: { kind: "igbp" } }) === datasetKey({ split: { kind: "koppen" }, window: 30 }); // false
+ * ```
+ */
+export function datasetKey(data: Record<string, unknown>): string {
+  return canonicalJson(data);
 }
 
 /** The prediction rows of predicted days, with the unit's label, seed and the sites' classes. */
@@ -183,6 +201,11 @@ export function createUnitRunner(
     const config = await unitExperimentConfig(env, unit);
     const backend = await useBackend(config.backend);
     const ds = await dataset(config.data as Record<string, unknown>, log);
+    if (ds.split.kind !== unit.split) {
+      throw new Error(
+        `tamflux reproduce: unit ${unit.id} got a dataset of the ${ds.split.kind} split`,
+      );
+    }
     await saveSplit(join(dir, "split.json"), ds.split);
 
     if (unit.model === "trees") {
