@@ -152,3 +152,11 @@ Deno.test("k8s: parallelism defaults to the completions; bad counts are refused"
     k8sManifests({ profile: "s", run: "s", completions: 0, image: "i", pvc: "p" })
   );
 });
+
+Deno.test("k8s: a run name that starts or ends with '_' still gives valid DNS labels", () => {
+  const m = k8sManifests({ profile: "smoke", run: "_Test_", completions: 2, image: "i", pvc: "p" });
+  const meta = m.reproduce.metadata as { name: string; labels: Record<string, string> };
+  const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  assert.match(meta.name, label);
+  assert.match(meta.labels["tamflux/run"], label);
+});

@@ -90,8 +90,10 @@ export function k8sManifests(o: K8sOptions): { reproduce: Manifest; tables: Mani
   if (!Number.isInteger(parallelism) || parallelism < 1) {
     throw new Error(`tamflux k8s: parallelism must be a positive integer, not ${parallelism}`);
   }
-  const name = `tamflux-${o.run.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`;
-  const labels = { app: "tamflux", "tamflux/run": name.slice(8) };
+  // a DNS label: lower-case alphanumerics and '-', starting and ending alphanumeric
+  const run = o.run.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "") || "run";
+  const name = `tamflux-${run}`;
+  const labels = { app: "tamflux", "tamflux/run": run };
   const profile = `'${o.profile.replaceAll("'", `'\\''`)}'`;
   const reproduce: Manifest = {
     apiVersion: "batch/v1",

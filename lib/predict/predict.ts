@@ -675,7 +675,7 @@ function dayStatus(
     }
     // one kind per day: the first reason
     count(kinds[0] ?? "incomplete features");
-    status[i] = parts.join("; ");
+    status[i] = parts.join("; ") || "incomplete features";
   }
   return { status, reasons };
 }
