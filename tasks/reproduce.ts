@@ -34,7 +34,7 @@ import {
   denoExecutable,
   opt,
   PROFILE_OPTIONS,
-  taskRunArgs,
+  taskCommandArgs,
   usageError,
 } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
@@ -129,9 +129,8 @@ try {
   }
   console.log("no data folder found: fetching the public FLUXNET2015 Zarr store into data/ ...");
   // data:fetch in its own process with its own deno.json permissions: only it has the network
-  const fetchTask = await taskRunArgs("data:fetch", { root: PROJECT_ROOT });
   const status = await new Deno.Command(denoExecutable(), {
-    args: ["run", ...fetchTask.flags, fetchTask.script],
+    args: await taskCommandArgs("data:fetch", [], { root: PROJECT_ROOT }),
     cwd: PROJECT_ROOT,
     stdout: "inherit",
     stderr: "inherit",
@@ -196,21 +195,15 @@ if (jobs > 1) {
   // Claims are never wiped: a live claim is another process's running unit, a dead one is taken
   // over by the workers.
   // the workers get this task's deno.json permissions (deno.json is their one source)
-  const self = await taskRunArgs("reproduce", { root: PROJECT_ROOT });
+  const workerArgs = await taskCommandArgs(
+    "reproduce",
+    ["--profile", profilePath, "--run", run, "--worker", "--no-tables"],
+    { root: PROJECT_ROOT },
+  );
   const deno = denoExecutable();
   const children = Array.from({ length: jobs }, (_, i) => {
     const child = new Deno.Command(deno, {
-      args: [
-        "run",
-        ...self.flags,
-        self.script,
-        "--profile",
-        profilePath,
-        "--run",
-        run,
-        "--worker",
-        "--no-tables",
-      ],
+      args: workerArgs,
       cwd: PROJECT_ROOT, // deno.json's --allow-write folders are relative to it
       stdin: "piped", // closes when this process dies: the worker then exits
       stdout: "piped",

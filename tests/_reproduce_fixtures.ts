@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { taskRunArgs } from "../lib/cli/mod.ts";
+import { taskCommandArgs } from "../lib/cli/mod.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
 
 /** The 12 sites of the tiny profile. */
@@ -58,18 +58,10 @@ export async function reproduceCommand(
 ): Promise<Deno.Command> {
   // `deno run` with the task's own deno.json permissions (not through `deno task`, so that a
   // signal reaches reproduce itself)
-  const self = await taskRunArgs("reproduce", { root: PROJECT_ROOT });
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...self.flags,
-      self.script,
-      "--profile",
-      profilePath,
-      "--run",
-      run,
-      ...extra,
-    ],
+    args: await taskCommandArgs("reproduce", ["--profile", profilePath, "--run", run, ...extra], {
+      root: PROJECT_ROOT,
+    }),
     cwd: PROJECT_ROOT,
     stdout: "piped",
     stderr: "piped",

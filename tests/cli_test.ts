@@ -9,6 +9,7 @@ import {
   parseTaskArgs,
   PROFILE_OPTIONS,
   readTasks,
+  taskCommandArgs,
   taskRunArgs,
   usageLine,
 } from "../lib/cli/mod.ts";
@@ -259,4 +260,10 @@ Deno.test("cli: the profile tasks declare --profile and --run once (PROFILE_OPTI
     assert.match(source, /\.\.\.PROFILE_OPTIONS/, `tasks/${file}.ts`);
     assert.doesNotMatch(source, /profile: opt\./, `tasks/${file}.ts declares --profile again`);
   }
+});
+
+Deno.test("cli: taskCommandArgs runs a task's script with its deno.json flags, then the arguments", async () => {
+  const { flags, script } = await taskRunArgs("reproduce", { root: PROJECT_ROOT });
+  const args = await taskCommandArgs("reproduce", ["--profile", "smoke"], { root: PROJECT_ROOT });
+  assert.deepEqual(args, ["run", ...flags, script, "--profile", "smoke"]);
 });

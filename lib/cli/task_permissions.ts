@@ -61,6 +61,27 @@ export async function taskRunArgs(
 }
 
 /**
+ * The arguments of `deno` that run a task's script with its own deno.json permissions, followed by
+ * `args`: `["run", ...flags, script, ...args]`. For subprocesses that must run as the task would
+ * (reproduce's workers, reproduce --fetch, tests that send signals to reproduce itself).
+ *
+ * @example
+ * ```ts
+ * import { taskCommandArgs } from "./task_permissions.ts";
+ * const args = await taskCommandArgs("reproduce", ["--profile", "smoke"], { root: "." });
+ * // ["run", "--no-prompt", ..., "<root>/tasks/reproduce.ts", "--profile", "smoke"]
+ * ```
+ */
+export async function taskCommandArgs(
+  task: string,
+  args: readonly string[],
+  options: { root: string },
+): Promise<string[]> {
+  const { flags, script } = await taskRunArgs(task, options);
+  return ["run", ...flags, script, ...args];
+}
+
+/**
  * The Deno executable to start subprocesses with: `Deno.execPath()` when this process may run
  * it, else `deno` from PATH (`--allow-run=deno` resolves the name through PATH, which may be a
  * symlink to the executable rather than its path).
