@@ -25,6 +25,57 @@ export const SPLIT_KINDS = ["koppen", "igbp"] as const;
 /** One split kind. */
 export type SplitKind = typeof SPLIT_KINDS[number];
 
+/**
+ * The split of a unit: a site-holdout split ({@link SPLIT_KINDS}) or one fold of a k-fold site
+ * cross-validation, `cv<fold>of<k>` (0-based fold; `deno task cv`).
+ */
+export type SplitName = SplitKind | `cv${number}of${number}`;
+/** A unit's split name (see {@link SplitName}). */
+export const SplitNameSchema = z.union([
+  z.enum(SPLIT_KINDS),
+  z.string().regex(/^cv\d+of\d+$/, "a split kind (koppen, igbp) or cv<fold>of<k>")
+    .refine((s) => {
+      const [fold, k] = s.slice(2).split("of").map(Number);
+      return k >= 2 && fold < k;
+    }, "cv<fold>of<k> needs k >= 2 and fold < k") as z.ZodType<`cv${number}of${number}`>,
+]);
+
+/**
+ * The name of fold `fold` (0-based) of a k-fold site cross-validation.
+ *
+ * @example
+ * ```ts
+ * import { cvSplitName } from "./plan.ts";
+ * cvSplitName(2, 5); // "cv2of5"
+ * ```
+ */
+export function cvSplitName(fold: number, k: number): `cv${number}of${number}` {
+  if (!Number.isInteger(fold) || !Number.isInteger(k) || k < 2 || fold < 0 || fold >= k) {
+    throw new Error(`tamflux: fold ${fold} of ${k} is not a valid cross-validation fold`);
+  }
+  return `cv${fold}of${k}`;
+}
+
+/**
+ * The dataset split spec patch of a split name: `{ kind }` for a site-holdout split,
+ * `{ kind: "kfold", fold, k }` for a cross-validation fold.
+ *
+ * @example
+ * ```ts
+ * import { splitSpecOf } from "./plan.ts";
+ * splitSpecOf("cv1of5"); // { kind: "kfold", fold: 1, k: 5 }
+ * splitSpecOf("igbp"); // { kind: "igbp" }
+ * ```
+ */
+export function splitSpecOf(
+  name: SplitName,
+): { kind: SplitKind } | { kind: "kfold"; fold: number; k: number } {
+  const parsed = SplitNameSchema.parse(name);
+  if (parsed === "koppen" || parsed === "igbp") return { kind: parsed };
+  const [fold, k] = parsed.slice(2).split("of").map(Number);
+  return { kind: "kfold", fold, k };
+}
+
 /** A JSON patch object (deep-merged into a config). */
 const PatchSchema = z.record(z.string(), z.unknown());
 
@@ -43,15 +94,17 @@ export const ProfileSchema = z.object({
   /** Patch deep-merged into the trees config. */
   treesOverrides: PatchSchema.default({}),
   models: z.array(z.enum(UNIT_MODELS)).min(1),
-  splits: z.array(z.enum(SPLIT_KINDS)).min(1),
+  splits: z.array(SplitNameSchema).min(1),
   seeds: z.array(z.number().int().min(0)).min(1),
+  /** Seeds of particular models instead of `seeds` (e.g. one seed of the trees). */
+  modelSeeds: z.record(z.enum(UNIT_MODELS), z.array(z.number().int().min(0)).min(1)).optional(),
   /** TAM-RL ablations: variant name -> description and config patch (applied to tamrl). */
   ablations: z.record(
     z.string().regex(/^[a-z0-9_]+$/),
     z.object({ description: z.string(), overrides: PatchSchema }).strict(),
   ).default({}),
   /** Splits and seeds of the ablation units (default: the first split, all seeds). */
-  ablationSplits: z.array(z.enum(SPLIT_KINDS)).optional(),
+  ablationSplits: z.array(SplitNameSchema).optional(),
   ablationSeeds: z.array(z.number().int().min(0)).optional(),
   /** Evaluation rules. */
   eval: z.object({
@@ -69,7 +122,7 @@ export interface Unit {
   /** Folder name: `<label with ':' as '-'>_<split>_s<seed>`. */
   id: string;
   model: UnitModel;
-  split: SplitKind;
+  split: SplitName;
   seed: number;
   /** Ablation variant name, or null for a plain model. */
   variant: string | null;
@@ -88,7 +141,7 @@ export interface Unit {
  * unitId("tamrl:no_pretrain", "koppen", 0); // "tamrl-no_pretrain_koppen_s0"
  * ```
  */
-export function unitId(label: string, split: SplitKind, seed: number): string {
+export function unitId(label: string, split: SplitName, seed: number): string {
   return `${label.replace(":", "-")}_${split}_s${seed}`;
 }
 
@@ -112,9 +165,18 @@ export function buildPlan(profile: Profile): Unit[] {
       mergePatch(profile.overrides, profile.modelOverrides[model] ?? {}),
       extra,
     );
+  const seedsOf = (model: UnitModel) => profile.modelSeeds?.[model] ?? profile.seeds;
+  const allSeeds = [...new Set(profile.models.flatMap(seedsOf))];
+  // profile.seeds first, in their order, then seeds only some models have
+  allSeeds.sort((a, b) => rank(a) - rank(b) || a - b);
+  function rank(seed: number): number {
+    const i = profile.seeds.indexOf(seed);
+    return i < 0 ? profile.seeds.length : i;
+  }
   for (const split of profile.splits) {
-    for (const seed of profile.seeds) {
+    for (const seed of allSeeds) {
       for (const model of profile.models) {
+        if (!seedsOf(model).includes(seed)) continue;
         units.push({
           id: unitId(model, split, seed),
           model,
@@ -214,7 +276,7 @@ export const DoneMarkerSchema = z.object({
   unit: z.object({
     id: z.string(),
     model: z.enum(UNIT_MODELS),
-    split: z.enum(SPLIT_KINDS),
+    split: SplitNameSchema,
     seed: z.number().int(),
     variant: z.string().nullable(),
     label: z.string(),

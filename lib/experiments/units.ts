@@ -27,7 +27,13 @@ import {
 } from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
 import { mergePatch } from "../train/merge_patch.ts";
-import type { Profile, Unit, UnitOutcome, UnitRunner } from "./plan.ts";
+import {
+  type Profile,
+  splitSpecOf,
+  type Unit,
+  type UnitOutcome,
+  type UnitRunner,
+} from "./plan.ts";
 import { type PredictionRow, writePredictions } from "../eval/predictions.ts";
 
 /** Where and how units run. */
@@ -118,6 +124,28 @@ function dataSummary(ds: Dataset): string {
 }
 
 /**
+ * The dataset split spec of a unit: the config's spec with the unit's split kind; for a
+ * cross-validation fold (`cv<fold>of<k>`) kind `kfold` with that fold and k, and no `forceTest`
+ * (in a cross-validation every site is a test site exactly once).
+ *
+ * @example
+ * ```ts
+ * import { unitSplitSpec } from "./units.ts";
+ * unitSplitSpec({ seed: 42, forceTest: ["DE-Tha"] }, { split: "cv0of5" });
+ * // { seed: 42, forceTest: [], kind: "kfold", fold: 0, k: 5 }
+ * ```
+ */
+export function unitSplitSpec(
+  spec: Record<string, unknown> | undefined,
+  unit: Pick<Unit, "split">,
+): Record<string, unknown> {
+  const named = splitSpecOf(unit.split);
+  return named.kind === "kfold"
+    ? { ...(spec ?? {}), forceTest: [], ...named }
+    : { ...(spec ?? {}), kind: named.kind };
+}
+
+/**
  * The experiment config a unit trains with: the profile's train config patched with the unit's
  * overrides, its seed, model and split (a trees unit gets the profile's data patch only, and
  * the `lstm` model as a placeholder: its data config is what matters).
@@ -142,7 +170,7 @@ export async function unitExperimentConfig(
     name: unit.id,
     seeds: [unit.seed],
     model: { name: unit.model === "trees" ? "lstm" : unit.model },
-    data: { split: { ...(data.split as object ?? {}), kind: unit.split } },
+    data: { split: unitSplitSpec(data.split as Record<string, unknown> | undefined, unit) },
   });
   const config = parseExperimentConfig(raw, {
     source: `${env.profile.trainConfig} + unit ${unit.id}`,
@@ -201,7 +229,11 @@ export function createUnitRunner(
     const config = await unitExperimentConfig(env, unit);
     const backend = await useBackend(config.backend);
     const ds = await dataset(config.data as Record<string, unknown>, log);
-    if (ds.split.kind !== unit.split) {
+    const expected = splitSpecOf(unit.split);
+    if (
+      ds.split.kind !== expected.kind ||
+      ("fold" in expected && (ds.split.spec.fold !== expected.fold || ds.split.spec.k !== expected.k))
+    ) {
       throw new Error(
         `tamflux reproduce: unit ${unit.id} got a dataset of the ${ds.split.kind} split`,
       );
