@@ -277,11 +277,15 @@ export function compareEntries(
   const out: CvComparison[] = [];
   for (const flux of FLUXES) {
     for (const s of CV_STATISTICS) {
-      const p = pairedStatistic(siteMap(sites, a, flux, s.metric), siteMap(sites, b, flux, s.metric), {
-        statistic: s.statistic,
-        resamples: options.resamples,
-        seed: options.seed,
-      });
+      const p = pairedStatistic(
+        siteMap(sites, a, flux, s.metric),
+        siteMap(sites, b, flux, s.metric),
+        {
+          statistic: s.statistic,
+          resamples: options.resamples,
+          seed: options.seed,
+        },
+      );
       const good = s.lowerIsBetter ? p.difference < 0 : p.difference > 0;
       out.push({
         ...p,
@@ -489,7 +493,9 @@ export async function buildCvReport(
   }
   await write({
     name: "cv_summary",
-    title: `Site-level ${new Set(foldOf.values()).size}-fold cross-validation: every site tested once`,
+    title: `Site-level ${
+      new Set(foldOf.values()).size
+    }-fold cross-validation: every site tested once`,
     columns: [
       "model",
       "label",
@@ -624,8 +630,8 @@ export async function buildCvReport(
 export function describeVsTrees(rows: readonly CvComparison[]): string[] {
   return rows.filter((c) => c.statistic === "median" || c.metric === "rmse").map((c) =>
     `${c.flux} ${c.statistic === "median" ? "site-median R2" : "mean RMSE"}: ` +
-    `${c.a.toFixed(3)} vs ${c.b.toFixed(3)} (${fmt(c.difference)} [${fmt(c.lo)}, ${
-      fmt(c.hi)
-    }], p ${c.wilcoxon.p.toPrecision(2)}): ${c.verdict}`
+    `${c.a.toFixed(3)} vs ${c.b.toFixed(3)} (${fmt(c.difference)} [${fmt(c.lo)}, ${fmt(c.hi)}], p ${
+      c.wilcoxon.p.toPrecision(2)
+    }): ${c.verdict}`
   );
 }

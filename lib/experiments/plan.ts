@@ -97,7 +97,8 @@ export const ProfileSchema = z.object({
   splits: z.array(SplitNameSchema).min(1),
   seeds: z.array(z.number().int().min(0)).min(1),
   /** Seeds of particular models instead of `seeds` (e.g. one seed of the trees). */
-  modelSeeds: z.record(z.enum(UNIT_MODELS), z.array(z.number().int().min(0)).min(1)).optional(),
+  modelSeeds: z.partialRecord(z.enum(UNIT_MODELS), z.array(z.number().int().min(0)).min(1))
+    .optional(),
   /** TAM-RL ablations: variant name -> description and config patch (applied to tamrl). */
   ablations: z.record(
     z.string().regex(/^[a-z0-9_]+$/),

@@ -27,13 +27,7 @@ import {
 } from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
 import { mergePatch } from "../train/merge_patch.ts";
-import {
-  type Profile,
-  splitSpecOf,
-  type Unit,
-  type UnitOutcome,
-  type UnitRunner,
-} from "./plan.ts";
+import { type Profile, splitSpecOf, type Unit, type UnitOutcome, type UnitRunner } from "./plan.ts";
 import { type PredictionRow, writePredictions } from "../eval/predictions.ts";
 
 /** Where and how units run. */
@@ -232,7 +226,8 @@ export function createUnitRunner(
     const expected = splitSpecOf(unit.split);
     if (
       ds.split.kind !== expected.kind ||
-      ("fold" in expected && (ds.split.spec.fold !== expected.fold || ds.split.spec.k !== expected.k))
+      ("fold" in expected &&
+        (ds.split.spec.fold !== expected.fold || ds.split.spec.k !== expected.k))
     ) {
       throw new Error(
         `tamflux reproduce: unit ${unit.id} got a dataset of the ${ds.split.kind} split`,
