@@ -38,6 +38,7 @@ import {
   trainModel,
   withOverrides,
   writeJson,
+  writeReferenceSites,
   writeRunFolder,
 } from "../lib/train/mod.ts";
 
@@ -196,6 +197,8 @@ async function trainRun(
     duplicateDays: predicted.duplicates,
   };
   await writeJson(paths.metrics, metrics);
+  // the training sites' static vectors and mean z: predict's out-of-distribution warning
+  await writeReferenceSites(dir, { model: result.model, data: ds });
   const epochSeconds = result.history.map((r) => r.seconds);
   await writeJson(paths.provenance, {
     seed,

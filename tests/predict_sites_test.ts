@@ -7,10 +7,8 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import pl from "polars";
-import { saveScaler } from "../lib/data/scaler.ts";
 import { loadSites } from "../lib/data/sites.ts";
-import { saveSplit } from "../lib/data/splits.ts";
-import { buildModel, encodeWeights, parseModelConfig, readWeights } from "../lib/models/mod.ts";
+import type { readWeights } from "../lib/models/mod.ts";
 import { loadModisMonthly } from "../lib/data/modis.ts";
 import {
   loadEnsemble,
@@ -25,8 +23,9 @@ import {
   STATUS_OK_METEO,
   STATUS_OK_SEASONAL,
 } from "../lib/predict/mod.ts";
-import { predictEnsemble, runPaths, writeJson } from "../lib/train/mod.ts";
+import { predictEnsemble, runPaths } from "../lib/train/mod.ts";
 import { fixtureDataset, paths } from "./_dataset_fixtures.ts";
+import { writeFixtureRun } from "./_run_fixtures.ts";
 
 await tf.setBackend("cpu");
 
@@ -47,28 +46,7 @@ async function writeRun(
   edit: (weights: ReturnType<typeof readWeights>) => void = () => {},
   dataset: typeof ds = ds,
 ): Promise<string> {
-  const ds = dataset;
-  const config = parseModelConfig({ name, hidden: 8, latent: 4 });
-  const model = buildModel(config, { nDyn: ds.train.dims.nDyn, nStatic: ds.train.dims.nStatic }, {
-    seed,
-  });
-  const p = runPaths(dir);
-  await Deno.mkdir(p.weightsDir, { recursive: true });
-  const weights = readWeights(model.variables);
-  edit(weights);
-  await Deno.writeFile(p.weights("best"), encodeWeights(weights));
-  model.dispose();
-  await writeJson(p.model, {
-    model: config,
-    dims: ds.train.dims,
-    targetScale: ds.targetScale,
-    lossDays: ds.config.stride,
-    featureNames: ds.featureNames,
-  });
-  await saveScaler(p.scaler, ds.scaler);
-  await saveSplit(p.split, ds.split);
-  await writeJson(p.config, { name: "fixture", data: ds.config, backend: "cpu" });
-  return dir;
+  return await writeFixtureRun(dir, { name, seed, edit, dataset });
 }
 
 const ensembleDir = join(tmp, "runs", "tamrl");

@@ -15,6 +15,7 @@ import pl from "polars";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSplit } from "../lib/data/splits.ts";
 import { runPaths } from "../lib/train/runs.ts";
+import { readReferenceSites } from "../lib/train/reference.ts";
 import { reproduceUnits } from "./_reproduce_fixtures.ts";
 import { runTask } from "./_tasks.ts";
 
@@ -37,6 +38,12 @@ Deno.test("predict runs on a reproduce unit's run folder and reproduces its test
     for (const f of [p.config, p.split, p.scaler, p.staticEncoding, p.model, p.weights("best")]) {
       assert.ok((await Deno.stat(f)).isFile, `${f} is missing`);
     }
+    // the unit's training sites, for predict's out-of-distribution warning
+    const reference = await readReferenceSites(run);
+    assert.deepEqual(
+      reference?.sites.map((s) => s.site),
+      [...(await loadSplit(p.split)).train].sort(),
+    );
 
     // one test site of the unit's split, drivers only
     const split = await loadSplit(p.split);
@@ -77,6 +84,12 @@ Deno.test("predict runs on a reproduce unit's run folder and reproduces its test
     const rows = table.toRecords() as Record<string, unknown>[];
     const ok = rows.filter((r) => r.status === "ok");
     assert.ok(ok.length > 365, `only ${ok.length} days predicted at ${site}`);
+    // a test site: distances to the unit's training sites, constant over its rows
+    for (const c of ["OOD", "OOD_Z_DIST", "OOD_STATIC_DIST", "NEAREST_SITES"]) {
+      assert.equal(new Set(rows.map((r) => String(r[c]))).size, 1, c);
+    }
+    assert.ok(Number(rows[0].OOD_Z_DIST) > 0 && Number(rows[0].OOD_STATIC_DIST) > 0);
+    assert.ok(typeof rows[0].OOD === "boolean", `OOD ${rows[0].OOD}`);
     for (const r of ok) {
       // the CSV reader may type a column that starts with empty cells as text
       const v = Object.fromEntries(["GPP", "RECO", "NEE"].map((k) => [k, Number(r[k])]));

@@ -14,6 +14,7 @@ import {
   patchConfig,
   trainOrLoad,
 } from "../lib/train/run_cache.ts";
+import { readReferenceSites } from "../lib/train/reference.ts";
 import { capWindows } from "../lib/train/subsample.ts";
 import { fixtureDataset } from "./_dataset_fixtures.ts";
 import { fakeSource } from "./_fakes.ts";
@@ -84,6 +85,8 @@ Deno.test("trainOrLoad trains once, then loads the same run; findRun and openRun
     assert.equal(first.history.length, 3); // 1 pretrain + 2 main epochs
     assert.equal(first.dir, await cachedRunDir(root, c, { seed: 0, maxWindows: null }));
     assert.ok(await isFinishedRun(first.dir));
+    const reference = await readReferenceSites(first.dir);
+    assert.deepEqual(reference?.sites.map((s) => s.site), ["FR-Pue"], "reference_sites.json");
     assert.ok(shown.length >= 3);
     const summary = describeRun(first);
     assert.match(summary, /^Trained .*cache-test/);

@@ -10,6 +10,7 @@ import { loadSplit } from "../lib/data/splits.ts";
 import { ensembleMembers, loadEnsemble } from "../lib/predict/ensemble.ts";
 import { useBackend } from "../lib/backend.ts";
 import { readJson, runPaths } from "../lib/train/runs.ts";
+import { readReferenceSites } from "../lib/train/reference.ts";
 import { PROJECT_ROOT } from "../lib/data/paths.ts";
 import { runTask } from "./_tasks.ts";
 
@@ -53,7 +54,14 @@ Deno.test("train --config production (tiny): seed and meteo members in one ensem
       assert.equal(config.fallbackFeatureSet, undefined, `${dir}: a plain run config`);
       const model = await readJson(p.model) as { featureNames: { dyn: string[] } };
       assert.equal(model.featureNames.dyn.includes("LAI"), !meteo, `${dir}: LAI input`);
-      splits.push(await loadSplit(p.split));
+      const split = await loadSplit(p.split);
+      splits.push(split);
+      // reference_sites.json: every training site (not the validation sites), mean z of TAM-RL
+      const ref = await readReferenceSites(dir);
+      assert.ok(ref, `${dir}: no reference_sites.json`);
+      assert.deepEqual(ref.sites.map((s) => s.site), [...split.train].sort(), dir);
+      assert.ok(ref.sites.every((s) => s.z?.length === 4 && s.windows > 0), dir);
+      assert.ok(ref.thresholds.static! > 0 && ref.thresholds.z! > 0, dir);
     }
     for (const split of splits) {
       assert.equal(split.kind, "all");

@@ -26,6 +26,7 @@ import {
   writeRunFolder,
 } from "../train/runs.ts";
 import { trainModel } from "../train/trainer.ts";
+import { writeReferenceSites } from "../train/reference.ts";
 import { mergePatch } from "../train/merge_patch.ts";
 import { type Profile, splitSpecOf, type Unit, type UnitOutcome, type UnitRunner } from "./plan.ts";
 import { type PredictionRow, writePredictions } from "../eval/predictions.ts";
@@ -276,6 +277,8 @@ export function createUnitRunner(
     let rows: PredictionRow[];
     let duplicates = 0;
     try {
+      // the training sites' static vectors and mean z: predict's out-of-distribution warning
+      await writeReferenceSites(join(dir, "run"), { model: result.model, data: ds });
       const pred = predictEnsemble([result.model], ds.test, {
         lossDays: ds.config.stride,
         label: `unit ${unit.id}`,

@@ -29,6 +29,7 @@ import {
   type RunModelInfo,
   runPaths,
 } from "../train/runs.ts";
+import { readReferenceSites, type ReferenceSites } from "../train/reference.ts";
 import { rebuildStaticEncoding, type RunStaticEncoding } from "./encoding.ts";
 
 /** The part of a run's config.json prediction needs. */
@@ -51,6 +52,13 @@ export interface LoadedEnsemble {
   data: ResolvedDatasetConfig;
   backend: "wasm" | "cpu";
   statics: RunStaticEncoding;
+  /**
+   * Each member's reference_sites.json (lib/train/reference.ts; null for a run from before the
+   * file existed), in `dirs` order: predict's out-of-distribution warning (lib/predict/ood.ts).
+   */
+  references: (ReferenceSites | null)[];
+  /** The weight file label the models were loaded from. */
+  weights: string;
   /** Dispose every member model. */
   dispose(): void;
 }
@@ -324,7 +332,21 @@ export async function loadEnsemble(
       trainingSites,
       saved,
     });
-    return { dirs, models, info, scaler, split, data, backend, statics, dispose };
+    const references: (ReferenceSites | null)[] = [];
+    for (const dir of dirs) references.push(await readReferenceSites(dir));
+    return {
+      dirs,
+      models,
+      info,
+      scaler,
+      split,
+      data,
+      backend,
+      statics,
+      references,
+      weights: options.weights ?? "best",
+      dispose,
+    };
   } catch (error) {
     dispose();
     throw error;

@@ -25,3 +25,4 @@ export * from "./groups.ts";
 export * from "./tiling.ts";
 export * from "./predict.ts";
 export * from "./output.ts";
+export * from "./ood.ts";

@@ -62,6 +62,7 @@ import {
   parseDriverDaily,
   type PredictionSite,
 } from "./inputs.ts";
+import { assessSite, oodSummary, oodWarning, prepareOodReference, type SiteOod } from "./ood.ts";
 import { planWindows, type WindowPlan } from "./tiling.ts";
 
 /** Features computed from the date and latitude (lib/data/features.ts). */
@@ -82,6 +83,10 @@ export const PREDICT_OUTPUT_COLUMNS = [
   "NEE_sd",
   "status",
   "context_days",
+  "OOD",
+  "OOD_Z_DIST",
+  "OOD_STATIC_DIST",
+  "NEAREST_SITES",
 ] as const;
 
 /** Status of a day predicted from observed (or linearly bridged) MODIS, or without MODIS. */
@@ -165,6 +170,11 @@ export interface SitePredictionReport {
   reasons: Record<string, number>;
   /** How the support sets of this site's windows were filled. */
   support: SupportStats;
+  /**
+   * Out-of-distribution assessment (lib/predict/ood.ts): distances to the nearest training site
+   * in z and static descriptors, their thresholds, the nearest training sites, the flag.
+   */
+  ood: SiteOod;
   seconds: number;
 }
 
@@ -180,6 +190,11 @@ export interface PredictReport {
   featureNames: { dyn: string[]; static: string[] };
   seed: number;
   sites: SitePredictionReport[];
+  /**
+   * Sites flagged out of distribution, and what the out-of-distribution reference could not use
+   * (e.g. a member without reference_sites.json).
+   */
+  ood: { flagged: string[]; warnings: string[] };
   total: {
     days: number;
     predicted: number;
@@ -243,6 +258,9 @@ function iso(day: number): string {
  * Every input is validated before any prediction; a bad input throws an error naming the file
  * and column. The table has the columns {@link PREDICT_OUTPUT_COLUMNS}, one row per input day, sorted
  * by site and date; days that cannot be predicted have null values and a reason in `status`.
+ * OOD, OOD_Z_DIST, OOD_STATIC_DIST and NEAREST_SITES (constant per site) compare the site with the
+ * run's training sites (lib/predict/ood.ts); a flagged site gets a warning line through
+ * `onProgress`.
  *
  * @example
  * ```ts ignore
@@ -396,6 +414,10 @@ async function predictWith(
     checkDriverUnits(daily, { lat: site.LAT });
     prepared.push({ site, daily, group });
   }
+  // out-of-distribution references, one per group (lib/predict/ood.ts); warnings said once
+  const oodRefs = new Map(groups.map((g) => [g, prepareOodReference(g, { sites: table })]));
+  const oodWarnings = [...new Set([...oodRefs.values()].flatMap((r) => r.warnings))];
+  for (const w of oodWarnings) progress(`predict: WARNING: ${w}`);
   const tInputs = performance.now();
   progress(
     `inputs: ${prepared.length} site(s), ${
@@ -426,10 +448,13 @@ async function predictWith(
     };
     if (!p.group) {
       const nan = new Float64Array(n * 3).fill(NaN);
+      // no group predicts the site: static descriptors only, against the first group's reference
+      const ood = assessSite(oodRefs.get(groups[0])!, groups[0], { site: p.site });
       frames.push(
         siteFrame(id, p.daily.days, { mean: nan, sd: nan }, {
           status: new Array(n).fill(STATUS_NO_MODIS),
           context: new Int32Array(n),
+          ood,
         }),
       );
       rep = {
@@ -441,6 +466,7 @@ async function predictWith(
         windows: 0,
         reasons: { "no MODIS": n },
         support: { full: 0, repeated: 0, selfOnly: 0 },
+        ood,
         seconds: (performance.now() - ts) / 1000,
       };
     } else {
@@ -458,7 +484,10 @@ async function predictWith(
             `run ${g.dirs.join(", ")}: site ${id} (${p.daily.file}), ${iso(p.daily.days[row])}`,
         })
         : { mean: new Float64Array(n * 3).fill(NaN), sd: new Float64Array(n * 3).fill(NaN) };
-      frames.push(siteFrame(id, p.daily.days, predicted, { status, context: inputs.plan.context }));
+      const ood = assessSite(oodRefs.get(g)!, g, { site: p.site, inputs });
+      frames.push(
+        siteFrame(id, p.daily.days, predicted, { status, context: inputs.plan.context, ood }),
+      );
       const nOk = Object.entries(reasons).reduce((s, [r, c]) => s + (isPredicted(r) ? c : 0), 0);
       rep = {
         ...base,
@@ -471,6 +500,7 @@ async function predictWith(
         support: inputs.plan.starts.length > 0
           ? sourceOf(g, inputs).supportStats()
           : { full: 0, repeated: 0, selfOnly: 0 },
+        ood,
         seconds: (performance.now() - ts) / 1000,
       };
     }
@@ -485,8 +515,10 @@ async function predictWith(
         `${filled ? ` (${filled} with LAI/EVI from the seasonal cycle)` : ""}, ${rep.windows} ` +
         `windows, ${rep.seconds.toFixed(1)} s${
           other.length ? `; not predicted: ${other.join(", ")}` : ""
-        }`,
+        }; ${oodSummary(rep.ood)}`,
     );
+    const warning = oodWarning(id, rep.ood);
+    if (warning) progress(`predict: ${warning}`);
   }
   const tEnd = performance.now();
   const days = reports.reduce((s, r) => s + r.days, 0);
@@ -515,6 +547,7 @@ async function predictWith(
       },
       seed,
       sites: reports,
+      ood: { flagged: reports.filter((r) => r.ood.ood).map((r) => r.site), warnings: oodWarnings },
       total: {
         days,
         predicted,
@@ -756,7 +789,7 @@ function siteFrame(
   id: string,
   days: Int32Array,
   values: { mean: Float64Array; sd: Float64Array },
-  extra: { status: string[]; context: Int32Array },
+  extra: { status: string[]; context: Int32Array; ood: SiteOod },
 ): pl.DataFrame {
   const n = days.length;
   const pick = (a: Float64Array, j: number) => {
@@ -775,6 +808,19 @@ function siteFrame(
     NEE_sd: pick(values.sd, 2),
     status: pl.Series("status", extra.status, pl.Utf8),
     context_days: Float64Array.from(extra.context, (c) => (c > 0 ? c : NaN)),
+    // constant per site (lib/predict/ood.ts)
+    OOD: pl.Series("OOD", new Array(n).fill(extra.ood.ood), pl.Bool),
+    OOD_Z_DIST: pl.Series("OOD_Z_DIST", new Array(n).fill(extra.ood.zDistance), pl.Float64),
+    OOD_STATIC_DIST: pl.Series(
+      "OOD_STATIC_DIST",
+      new Array(n).fill(extra.ood.staticDistance),
+      pl.Float64,
+    ),
+    NEAREST_SITES: pl.Series(
+      "NEAREST_SITES",
+      new Array(n).fill(extra.ood.nearestStatic.join(";") || null),
+      pl.Utf8,
+    ),
   }).withColumns(
     ...["GPP", "RECO", "NEE", "GPP_sd", "RECO_sd", "NEE_sd"].map((c) => pl.col(c).fillNan(null)),
     pl.col("context_days").fillNan(null).cast(pl.Int32),

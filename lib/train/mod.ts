@@ -28,5 +28,6 @@ export * from "./trainer.ts";
 export * from "./progress.ts";
 export * from "./predict.ts";
 export * from "./run_cache.ts";
+export * from "./reference.ts";
 export * from "./merge_patch.ts";
 export * from "./subsample.ts";

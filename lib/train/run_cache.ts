@@ -33,6 +33,7 @@ import {
   writeRunFolder,
 } from "./runs.ts";
 import { mergePatch } from "./merge_patch.ts";
+import { type ReferenceData, writeReferenceSites } from "./reference.ts";
 import { capWindows } from "./subsample.ts";
 import { type EpochRecord, planStages, trainModel } from "./trainer.ts";
 
@@ -47,6 +48,18 @@ export interface RunData {
   staticEncoding?: unknown;
   /** The dataset config; `stride` = the predicted days at the end of each window. */
   config: { stride: number };
+}
+
+/**
+ * The data as {@link ReferenceData} when it has what reference_sites.json needs (a lib/data
+ * `Dataset` has: a training source with `siteInputs` and a config with `window`), else null.
+ */
+function referenceDataOf(data: RunData): ReferenceData | null {
+  const train = data.train as Partial<ReferenceData["train"]>;
+  const config = data.config as Partial<ReferenceData["config"]>;
+  return typeof train.siteInputs === "function" && typeof config.window === "number"
+    ? data as unknown as ReferenceData
+    : null;
 }
 
 /** A finished run, trained or loaded. */
@@ -294,6 +307,11 @@ export async function trainOrLoad(
     onStep: options.progress?.onStep,
     onEpoch: options.progress?.onEpoch,
   });
+  // the training sites' static vectors and mean z: predict's out-of-distribution warning
+  const reference = referenceDataOf(data);
+  if (result.completed && reference) {
+    await writeReferenceSites(dir, { model: result.model, data: reference });
+  }
   const seconds = (performance.now() - t0) / 1000;
   await writeJson(paths.provenance, {
     seed,
