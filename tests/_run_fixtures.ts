@@ -10,6 +10,7 @@ import {
   buildModel,
   encodeWeights,
   type FluxModel,
+  type ModelConfigInput,
   parseModelConfig,
   readWeights,
 } from "../lib/models/mod.ts";
@@ -24,12 +25,19 @@ export async function writeFixtureRun(
     dataset: Dataset;
     /** Change the weights before they are written. */
     edit?: (weights: ReturnType<typeof readWeights>) => void;
+    /** Model options beside name, H 8 and Z 4 (e.g. TAM-RL's inferenceSupport). */
+    modelOptions?: Omit<ModelConfigInput, "name">;
     /** Called with the model before it is disposed (e.g. to write reference_sites.json). */
     withModel?: (model: FluxModel) => Promise<void>;
   },
 ): Promise<string> {
   const ds = options.dataset;
-  const config = parseModelConfig({ name: options.name, hidden: 8, latent: 4 });
+  const config = parseModelConfig({
+    name: options.name,
+    hidden: 8,
+    latent: 4,
+    ...options.modelOptions,
+  });
   const model = buildModel(config, { nDyn: ds.train.dims.nDyn, nStatic: ds.train.dims.nStatic }, {
     seed: options.seed,
   });

@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import pl from "polars";
 import { loadSites } from "../lib/data/sites.ts";
-import type { readWeights } from "../lib/models/mod.ts";
+import {
+  type ModelConfigInput,
+  parseModelConfig,
+  type readWeights,
+  tamrlOptions,
+} from "../lib/models/mod.ts";
 import { loadModisMonthly } from "../lib/data/modis.ts";
 import {
   loadEnsemble,
@@ -45,8 +50,9 @@ async function writeRun(
   seed: number,
   edit: (weights: ReturnType<typeof readWeights>) => void = () => {},
   dataset: typeof ds = ds,
+  modelOptions: Omit<ModelConfigInput, "name"> = {},
 ): Promise<string> {
-  return await writeFixtureRun(dir, { name, seed, edit, dataset });
+  return await writeFixtureRun(dir, { name, seed, edit, dataset, modelOptions });
 }
 
 const ensembleDir = join(tmp, "runs", "tamrl");
@@ -440,23 +446,68 @@ Deno.test("ensemble sd: 0 for one member, positive for two; mean and sd of the m
   assert.ok(ok > 700);
 });
 
+/** predict at the test site AU-Lox gives the values of predictEnsemble on the test set (1e-4). */
+async function assertPredictsTestSet(ens: Awaited<ReturnType<typeof loadEnsemble>>) {
+  const { days } = predictEnsemble(ens.models, ds.test, { lossDays: ds.config.stride });
+  const { frame } = await predictSites(ens, { ...base, only: ["AU-Lox"] });
+  const byDate = new Map(rowsOf(frame).map((r) => [r.date as string, r]));
+  assert.ok(days.length > 300);
+  for (const d of days) {
+    const r = byDate.get(d.date)!;
+    assert.equal(r.status, "ok");
+    for (const k of ["GPP", "RECO", "NEE"] as const) {
+      assert.ok(Math.abs((r[k] as number) - d[k]) < 1e-4, `${d.date} ${k}: ${r[k]} vs ${d[k]}`);
+    }
+  }
+}
+
 Deno.test("inputs are built as in training: an LSTM run reproduces the test-set predictions", async () => {
   const ens = await loadEnsemble(lstmRun);
   try {
-    const { days } = predictEnsemble(ens.models, ds.test, { lossDays: ds.config.stride });
-    const { frame } = await predictSites(ens, { ...base, only: ["AU-Lox"] });
-    const byDate = new Map(rowsOf(frame).map((r) => [r.date as string, r]));
-    assert.ok(days.length > 300);
-    for (const d of days) {
-      const r = byDate.get(d.date)!;
-      assert.equal(r.status, "ok");
-      for (const k of ["GPP", "RECO", "NEE"] as const) {
-        assert.ok(Math.abs((r[k] as number) - d[k]) < 1e-4, `${d.date} ${k}: ${r[k]} vs ${d[k]}`);
-      }
-    }
+    await assertPredictsTestSet(ens);
   } finally {
     ens.dispose();
   }
+});
+
+Deno.test("inferenceSupport all: predict gives the test-set predictions of the run, TAM-RL too", async () => {
+  // z over the whole pool has no random draw left: predict and predictEnsemble (reproduce) agree
+  const allRun = await writeRun(join(tmp, "runs", "all", "seed0"), "tamrl", 0, () => {}, ds, {
+    inferenceSupport: "all",
+    encoderStatic: false,
+  });
+  const ens = await loadEnsemble(allRun);
+  try {
+    // the options round-trip through the run folder's model.json
+    assert.equal(ens.models[0].config.inferenceSupport, "all");
+    assert.equal(ens.models[0].config.encoderStatic, false);
+    await assertPredictsTestSet(ens);
+  } finally {
+    ens.dispose();
+  }
+  // an older run folder, whose model.json has none of the fields, loads with the defaults
+  const old = await loadEnsemble(seed0);
+  assert.deepEqual(tamrlOptions(old.models[0].config), {
+    zNoise: 0,
+    zDropout: 0,
+    encoderStatic: true,
+    inferenceSupport: "sampled",
+  });
+  old.dispose();
+  // "sampled" (the default) differs by the support draw
+  const sampled = await predictSites(seed0, { ...base, only: ["AU-Lox"] });
+  const pooled = await predictSites(
+    await writeRun(join(tmp, "runs", "all2", "seed0"), "tamrl", 0, () => {}, ds, {
+      inferenceSupport: "all",
+    }),
+    { ...base, only: ["AU-Lox"] },
+  );
+  const a = rowsOf(sampled.frame), b = rowsOf(pooled.frame);
+  assert.ok(
+    a.some((r, i) =>
+      r.status === "ok" && Math.abs((r.NEE as number) - (b[i].NEE as number)) > 1e-6
+    ),
+  );
 });
 
 Deno.test("bad inputs: each gets an error naming the file and the column", async () => {

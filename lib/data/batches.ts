@@ -51,6 +51,12 @@ export interface BatchSource {
   readonly dims: { nDyn: number; nStatic: number; window: number; supportK: number };
   readonly targetScale: TargetScale;
   batches(options: { batchSize: number; shuffle: boolean; seed: number }): Generator<Batch>;
+  /**
+   * Optional: every window of a site's support pool, as support tensors `[1, n, T, F + S]` of at
+   * most `chunk` windows each (drivers and the static vector, as in a batch's `support`); yields
+   * nothing for a site without a pool. The consumer disposes each tensor.
+   */
+  poolWindows?(site: string, options: { chunk: number }): Generator<tf.Tensor4D>;
 }
 
 /**
@@ -195,6 +201,40 @@ export class WindowBatchSource implements BatchSource {
     };
   }
 
+  /**
+   * Every window of `site`'s support pool, in pool order, as `[1, n, T, F + S]` tensors of at most
+   * `chunk` windows (see {@link BatchSource.poolWindows}).
+   */
+  *poolWindows(site: string, options: { chunk: number }): Generator<tf.Tensor4D> {
+    const { chunk } = options;
+    if (!Number.isInteger(chunk) || chunk < 1) throw new Error("chunk must be >= 1");
+    const k = this.#data.series.findIndex((s) => s.site === site);
+    const pool = k < 0 ? [] : this.#data.pools[k] ?? [];
+    const { window: T, nStatic: S } = this.#options;
+    const FS = this.dims.nDyn + S;
+    for (let i0 = 0; i0 < pool.length; i0 += chunk) {
+      const part = pool.slice(i0, i0 + chunk);
+      const out = new Float32Array(part.length * T * FS);
+      part.forEach((w, j) => this.#fillSupport(out, j * T * FS, { series: k, start: w.start }));
+      yield tf.tensor4d(out, [1, part.length, T, FS]);
+    }
+  }
+
+  /** Write one support window (drivers, then the static vector, on every step) at `offset`. */
+  #fillSupport(out: Float32Array, offset: number, w: WindowRef): void {
+    const T = this.#options.window;
+    const F = this.dims.nDyn;
+    const FS = F + this.#options.nStatic;
+    const s = this.#data.series[w.series];
+    const st = this.#data.statics[w.series];
+    // drivers and statics only: the support never reads s.y or s.qc
+    for (let t = 0; t < T; t++) {
+      const o = offset + t * FS;
+      out.set(s.dyn.subarray((w.start + t) * F, (w.start + t + 1) * F), o);
+      out.set(st, o + F);
+    }
+  }
+
   /** Site and ISO start date of every window, in source order. */
   windowList(): { site: string; start: string; series: number; row: number }[] {
     return this.#data.windows.map((w) => ({
@@ -268,15 +308,9 @@ export class WindowBatchSource implements BatchSource {
       site.push(s.site);
       start.push(isoDay(s.days[w.start]));
       const chosen = drawSupport(pools[w.series] ?? [], w, { k: K, window: T, rng });
-      chosen.forEach((c, k) => {
-        // drivers and statics only: the support never reads s.y or s.qc
-        const base = ((b * K + k) * T) * FS;
-        for (let t = 0; t < T; t++) {
-          const o = base + t * FS;
-          support.set(s.dyn.subarray((c.start + t) * F, (c.start + t + 1) * F), o);
-          support.set(statics[w.series], o + F);
-        }
-      });
+      chosen.forEach((c, k) =>
+        this.#fillSupport(support, ((b * K + k) * T) * FS, { series: w.series, start: c.start })
+      );
     });
     return {
       xDyn: tf.tensor3d(xDyn, [B, T, F]),

@@ -1,6 +1,6 @@
 /**
  * The zod-validated configuration of every neural model: which model, its widths (H, Z, MLP
- * layers), its depth, dropout and the LSTM implementation.
+ * layers), its depth, dropout, the LSTM implementation and TAM-RL's task-embedding options.
  *
  * @module
  */
@@ -17,6 +17,12 @@ export type LstmImpl = "reference" | "fused";
 
 const positiveInt = z.number().int().positive();
 
+/** How TAM-RL forms z at prediction time (`model.inferenceSupport`). */
+export const INFERENCE_SUPPORT = ["sampled", "all"] as const;
+
+/** One of {@linkcode INFERENCE_SUPPORT}. */
+export type InferenceSupport = typeof INFERENCE_SUPPORT[number];
+
 /**
  * The model configuration schema. Defaults are the paper's widths (H 128, Z 32, one LSTM layer).
  *
@@ -29,7 +35,19 @@ const positiveInt = z.number().int().positive();
  * - `mlpWidths`: hidden widths of the memory-less `mlp` model;
  * - `leakySlope`: negative slope of the encoder's LeakyReLU;
  * - `lstmImpl`: "fused" (the default: kernels/fused_lstm.ts, 4-5x faster) or "reference" (plain
- *   TF.js ops in lstm_seq.ts: the test oracle and the "before" of the speed-up).
+ *   TF.js ops in lstm_seq.ts: the test oracle and the "before" of the speed-up);
+ * - TAM-RL's task embedding z (tamrl only; see {@linkcode tamrlOptions} for their defaults):
+ *   - `zNoise`: std of Gaussian noise added to z, only when training (default 0: none);
+ *   - `zDropout`: inverted-dropout rate on z, only when training (default 0: none);
+ *   - `encoderStatic`: whether the encoder sees the static vector of each support window (default
+ *     true); false: only its first F (dynamic) columns, and tamrl then reads no static descriptor;
+ *   - `inferenceSupport`: "sampled" (default: K support windows drawn per query window, as in
+ *     training) or "all" (at prediction time, z of a site = the encoder over every window of its
+ *     support pool, computed once per site; training is unchanged).
+ *
+ * The four TAM-RL fields have no zod default on purpose: a config that leaves them out parses to
+ * the same object as before they existed, so its config.json and its run hash (`runConfigHash`:
+ * run caches, resuming) are unchanged; code reads them through {@linkcode tamrlOptions}.
  */
 export const ModelConfigSchema = z.object({
   name: z.enum(MODEL_NAMES),
@@ -41,6 +59,10 @@ export const ModelConfigSchema = z.object({
   mlpWidths: z.array(positiveInt).min(1).default([128, 128]),
   leakySlope: z.number().min(0).default(0.2),
   lstmImpl: z.enum(["reference", "fused"]).default("fused"),
+  zNoise: z.number().min(0).optional(),
+  zDropout: z.number().min(0).lt(1).optional(),
+  encoderStatic: z.boolean().optional(),
+  inferenceSupport: z.enum(INFERENCE_SUPPORT).optional(),
 }).strict();
 
 /** A validated model configuration (all defaults filled in). */
@@ -78,4 +100,32 @@ export function parseModelConfig(
 /** The task encoder's width: `encoderHidden`, or H when it is null. */
 export function encoderWidth(config: ModelConfig): number {
   return config.encoderHidden ?? config.hidden;
+}
+
+/** TAM-RL's task-embedding options with their defaults filled in. */
+export interface TamRlOptions {
+  zNoise: number;
+  zDropout: number;
+  encoderStatic: boolean;
+  inferenceSupport: InferenceSupport;
+}
+
+/**
+ * TAM-RL's task-embedding options of a model config, defaults filled in (zNoise 0, zDropout 0,
+ * encoderStatic true, inferenceSupport "sampled": the model as it was before these options).
+ *
+ * @example
+ * ```ts
+ * import { parseModelConfig, tamrlOptions } from "./config.ts";
+ * const options = tamrlOptions(parseModelConfig({ name: "tamrl", zNoise: 0.1 }));
+ * console.log(options.zNoise, options.inferenceSupport); // 0.1 "sampled"
+ * ```
+ */
+export function tamrlOptions(config: ModelConfig): TamRlOptions {
+  return {
+    zNoise: config.zNoise ?? 0,
+    zDropout: config.zDropout ?? 0,
+    encoderStatic: config.encoderStatic ?? true,
+    inferenceSupport: config.inferenceSupport ?? "sampled",
+  };
 }

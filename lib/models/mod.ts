@@ -36,7 +36,7 @@ export { addFilmDecoder, createTamLstm, filmDecoderForward } from "./tamlstm.ts"
 export type { FilmDecoderParts } from "./tamlstm.ts";
 export { addEncoder, encodeSupport } from "./encoder.ts";
 export type { EncoderParts } from "./encoder.ts";
-export { createTamRl } from "./tamrl.ts";
+export { createTamRl, regularizeZ } from "./tamrl.ts";
 export { createMlp } from "./mlp.ts";
 export { checkDims, checkSupport, createFluxModel } from "./model_base.ts";
 export type { ForwardContext, ModelSpec } from "./model_base.ts";

@@ -15,6 +15,11 @@ export interface ForwardContext {
   training: boolean;
   /** Dropout at the configured rate; the k-th call in one forward pass gets seed (seed, k). */
   dropout<T extends tf.Tensor>(x: T): T;
+  /**
+   * The seed of a named random draw of this forward pass (e.g. "z/noise"), derived from the
+   * `apply` seed; undefined when `apply` got no seed (then the draw is not reproducible).
+   */
+  seed(name: string): number | undefined;
 }
 
 /** What {@linkcode createFluxModel} needs. */
@@ -78,7 +83,12 @@ export function checkSupport(
   }
 }
 
-function checkInput(input: ModelInput, dims: ModelDims, name: string, needsSupport: boolean): void {
+function checkInput(
+  input: ModelInput,
+  dims: ModelDims,
+  spec: { name: string; needsSupport: boolean; latent: number },
+): void {
+  const { name, needsSupport, latent } = spec;
   const { xDyn, xStatic, support } = input;
   if (xDyn === undefined || xDyn.rank !== 3 || xDyn.shape[2] !== dims.nDyn) {
     throw new Error(`${name}: xDyn must be [B, T, F=${dims.nDyn}], got [${xDyn?.shape}]`);
@@ -92,8 +102,12 @@ function checkInput(input: ModelInput, dims: ModelDims, name: string, needsSuppo
       `${name}: xStatic must be [B=${batch}, S=${dims.nStatic}], got [${xStatic?.shape}]`,
     );
   }
-  if (needsSupport) {
-    if (support === undefined) throw new Error(`${name}: input.support is required`);
+  if (needsSupport && input.z !== undefined) {
+    if (input.z.rank !== 2 || input.z.shape[0] !== batch || input.z.shape[1] !== latent) {
+      throw new Error(`${name}: z must be [B=${batch}, Z=${latent}], got [${input.z.shape}]`);
+    }
+  } else if (needsSupport) {
+    if (support === undefined) throw new Error(`${name}: input.support is required (or input.z)`);
     checkSupport(support, dims, { name, batch });
   }
 }
@@ -124,18 +138,16 @@ export function createFluxModel(spec: ModelSpec): FluxModel {
     dims,
     variables: store.variables,
     apply(input: ModelInput, options: ApplyOptions = {}): tf.Tensor3D {
-      checkInput(input, dims, name, needsSupport);
+      checkInput(input, dims, { name, needsSupport, latent: config.latent });
       const training = options.training ?? false;
+      const seedOf = (what: string) =>
+        options.seed === undefined ? undefined : seedFor(options.seed, what);
       let calls = 0;
       const context: ForwardContext = {
         training,
-        dropout: <T extends tf.Tensor>(x: T): T => {
-          const k = calls++;
-          const seed = options.seed === undefined
-            ? undefined
-            : seedFor(options.seed, `dropout/${k}`);
-          return dropout(x, config.dropout, { training, seed });
-        },
+        dropout: <T extends tf.Tensor>(x: T): T =>
+          dropout(x, config.dropout, { training, seed: seedOf(`dropout/${calls++}`) }),
+        seed: seedOf,
       };
       return tf.tidy(() => spec.forward(input, context));
     },

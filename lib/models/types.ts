@@ -21,13 +21,18 @@ export interface ModelInput {
   xStatic: tf.Tensor2D;
   /** `[B, K, T', F + S]` K support windows of each sample's site (tamrl). */
   support?: tf.Tensor4D;
+  /**
+   * `[B, Z]` a task embedding computed beforehand (tamrl): used instead of encoding `support`,
+   * e.g. the mean z over a site's whole support pool (`model.inferenceSupport: "all"`).
+   */
+  z?: tf.Tensor2D;
 }
 
 /** Options of {@linkcode FluxModel.apply}. */
 export interface ApplyOptions {
-  /** Apply dropout (default false). */
+  /** Apply dropout and TAM-RL's z noise and z dropout (default false). */
   training?: boolean;
-  /** Seed of the dropout masks, for reproducible training; each dropout site derives its own. */
+  /** Seed of the random masks and noise, for reproducible training; each site derives its own. */
   seed?: number;
 }
 

@@ -30,7 +30,6 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import pl from "polars";
 import { disposeBatch, type SupportStats, WindowBatchSource } from "../data/batches.ts";
 import { buildFeatures } from "../data/features.ts";
@@ -44,7 +43,7 @@ import {
 import { preprocessSites, supportPool } from "../data/preprocess.ts";
 import { encodeStatic } from "../data/static.ts";
 import type { SiteSeries, WindowRef } from "../data/windows.ts";
-import { checkFinitePrediction, predictPhysical } from "../train/predict.ts";
+import { checkFinitePrediction, ensembleInference } from "../train/predict.ts";
 import type { LoadedEnsemble, LoadEnsembleOptions } from "./ensemble.ts";
 import {
   type EnsembleGroups,
@@ -747,39 +746,36 @@ function predictSite(
   for (let i = 0; i < n; i++) if (plan.window[i] >= 0) rowsOf[plan.window[i]].push(i);
   let w0 = 0;
   const source = sourceOf(ens, inputs);
-  for (
-    const batch of source.batches({
-      batchSize: options.batchSize,
-      seed: options.seed,
-      shuffle: false,
-    })
-  ) {
-    try {
-      const [meanT, sdT] = tf.tidy(() => {
-        const members = tf.stack(
-          ens.models.map((m) => predictPhysical(m, batch, ens.info.targetScale)),
-        );
-        const { mean, variance } = tf.moments(members, 0);
-        return [mean, tf.sqrt(tf.relu(variance))];
-      });
-      const mv = meanT.dataSync(), sv = sdT.dataSync();
-      tf.dispose([meanT, sdT]);
-      const B = batch.xDyn.shape[0];
-      for (let b = 0; b < B; b++) {
-        const w = w0 + b;
-        for (const row of rowsOf[w]) {
-          const t = row - plan.starts[w];
-          checkFinitePrediction(mv, sv, (b * T + t) * 3, options.where(row));
-          for (let j = 0; j < 3; j++) {
-            mean[row * 3 + j] = mv[(b * T + t) * 3 + j];
-            sd[row * 3 + j] = sv[(b * T + t) * 3 + j];
+  const inference = ensembleInference(ens.models, source);
+  try {
+    for (
+      const batch of source.batches({
+        batchSize: options.batchSize,
+        seed: options.seed,
+        shuffle: false,
+      })
+    ) {
+      try {
+        const { mean: mv, sd: sv } = inference.predict(batch);
+        const B = batch.xDyn.shape[0];
+        for (let b = 0; b < B; b++) {
+          const w = w0 + b;
+          for (const row of rowsOf[w]) {
+            const t = row - plan.starts[w];
+            checkFinitePrediction(mv, sv, (b * T + t) * 3, options.where(row));
+            for (let j = 0; j < 3; j++) {
+              mean[row * 3 + j] = mv[(b * T + t) * 3 + j];
+              sd[row * 3 + j] = sv[(b * T + t) * 3 + j];
+            }
           }
         }
+        w0 += B;
+      } finally {
+        disposeBatch(batch);
       }
-      w0 += B;
-    } finally {
-      disposeBatch(batch);
     }
+  } finally {
+    inference.dispose();
   }
   return { mean, sd };
 }
