@@ -228,12 +228,13 @@ Deno.test("planWindows: windows lie on training's grid (rows 0, stride, ...), he
   for (let r = 16; r < 56; r++) assert.ok(p2.window[r] >= 0);
 });
 
-Deno.test("predict's inputs equal the dataset's: training site value for value, test site pool", async () => {
-  const ens = await loadEnsemble(lstmRun);
+/** predict's inputs of FR-Pue (train) and AU-Lox (test) equal the dataset's, value for value. */
+async function assertInputsEqualDataset(run: string, dataset: typeof ds, sitesFile: string) {
+  const ens = await loadEnsemble(run);
   try {
-    const table = await loadPredictionSites(sites);
+    const table = await loadPredictionSites(sitesFile);
     const modis = loadModisMonthly(monthly, ["FR-Pue", "AU-Lox"]).monthly;
-    for (const [id, source] of [["FR-Pue", ds.train], ["AU-Lox", ds.test]] as const) {
+    for (const [id, source] of [["FR-Pue", dataset.train], ["AU-Lox", dataset.test]] as const) {
       const f = FIXTURE_FILES.find((x) => x.includes(id))!;
       const daily = parseDriverDaily(await Deno.readTextFile(join(data, f)), {
         file: f,
@@ -258,6 +259,35 @@ Deno.test("predict's inputs equal the dataset's: training site value for value, 
   } finally {
     ens.dispose();
   }
+}
+
+Deno.test("predict's inputs equal the dataset's: training site value for value, test site pool", async () => {
+  await assertInputsEqualDataset(lstmRun, ds, sites);
+});
+
+Deno.test("predict's inputs equal the dataset's with minimal_trailing, standardize site and staticExtra", async () => {
+  const dsX = await fixtureDataset({
+    featureSet: "minimal_trailing",
+    standardize: "site",
+    staticExtra: ["CANOPY_HEIGHT", "WHC"],
+    window: 30,
+    stride: 15,
+    supportK: 3,
+  });
+  assert.ok(dsX.featureNames.dyn.includes("VPD_F_MEAN30"));
+  assert.ok(dsX.featureNames.static.includes("WHC_MISSING"));
+  const run = await writeRun(join(tmp, "runs", "options", "seed0"), "tamrl", 4, () => {}, dsX);
+  // the prediction site table with the extra columns (AU-Lox's cells empty: imputed)
+  const cols = [...SITE_COLS, "CANOPY_HEIGHT", "WHC"];
+  const withExtra = join(tmp, "sites_extra.csv");
+  const rows = allSites.filter((s) => ["FR-Pue", "AU-Lox"].includes(s.SITE_ID))
+    .map((s) => cols.map((c) => String((s as Record<string, unknown>)[c] ?? "")).join(","));
+  await Deno.writeTextFile(withExtra, [cols.join(","), ...rows].join("\n") + "\n");
+  await assertInputsEqualDataset(run, dsX, withExtra);
+  const { report } = await predictSites(run, { ...base, sites: withExtra });
+  assert.equal(report.total.predicted, report.total.days);
+  // a site table without the run's extra columns is refused, naming the column
+  await assert.rejects(() => predictSites(run, base), /CANOPY_HEIGHT column/);
 });
 
 Deno.test("every input day appears exactly once, sorted, with the documented columns", async () => {

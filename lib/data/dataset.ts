@@ -7,8 +7,10 @@
  * rows are `train`, the last round(n * valFraction) rows are `val`; every row of a test site is
  * `test`. With split kind `all` (no test site), the split's held-out validation sites (`split.val`)
  * are `val` whole, and every row of a training site is `train`: validation is on unseen sites, as
- * the share `valFraction` of sites rather than of each site's days. Windows never cross a segment
- * boundary. The scaler is fitted on `train` rows of training
+ * the share `valFraction` of sites rather than of each site's days. The same holds for split kind
+ * `kfold` with `split.valSites` > 0: that share of the fold's training sites is held out as whole
+ * validation sites, and every row of the remaining training sites is `train`. Windows never cross a
+ * segment boundary. The scaler is fitted on `train` rows of training
  * sites only (static descriptors: on training sites only).
  *
  * Windows: train and val windows must have a target on their loss days (`requireTarget`); test
@@ -25,7 +27,13 @@
 import pl from "polars";
 import { z } from "zod";
 import { type SupportStats, type TargetScale, WindowBatchSource } from "./batches.ts";
-import { buildFeatures, FEATURE_SETS, type FeatureReport, FeatureSetSchema } from "./features.ts";
+import {
+  buildFeatures,
+  FEATURE_SETS,
+  type FeatureReport,
+  FeatureSetSchema,
+  needsTrailing,
+} from "./features.ts";
 import { loadFluxnet } from "./fluxnet.ts";
 import { loadModisMonthly, type ModisMonthly } from "./modis.ts";
 import { resolveDataDir } from "./paths.ts";
@@ -35,7 +43,7 @@ import { TARGETS } from "./targets.ts";
 import type { LoadReport } from "./report.ts";
 import { loadSites, type Site } from "./sites.ts";
 import { makeSplit, type Split, type SplitSite, SplitSpecSchema } from "./splits.ts";
-import { encodeStatic, fitStaticEncoding, type StaticEncoding } from "./static.ts";
+import { encodeStatic, fitStaticEncoding, STATIC_EXTRA, type StaticEncoding } from "./static.ts";
 import {
   addDrops,
   emptyDrops,
@@ -46,9 +54,18 @@ import {
   type WindowRef,
 } from "./windows.ts";
 
-/** The dataset configuration (validated with zod; every field has a default). */
+/**
+ * The dataset configuration (validated with zod; every field has a default). `staticExtra` and
+ * `standardize` (like `split.valSites`) stay absent when not given, absent meaning the default:
+ * a resolved config without them is the config of before they existed, so run folders and config
+ * hashes (lib/train run cache) of existing configs do not change, and old run folders load.
+ */
 export const DatasetConfigSchema = z.object({
-  /** Named dynamic feature set: "minimal" (meteo + LAI/EVI + calendar) or "meteo" (no LAI/EVI). */
+  /**
+   * Named dynamic feature set: "minimal" (meteo + LAI/EVI + calendar), "meteo" (no LAI/EVI),
+   * "minimal_trailing"/"meteo_trailing" (each plus 7- and 30-day trailing means of TA_F, SW_IN_F
+   * and VPD_F, as the trees compute them).
+   */
   featureSet: FeatureSetSchema.default("minimal"),
   /** Window length in days (the paper used 45). */
   window: z.number().int().min(2).default(30),
@@ -66,9 +83,24 @@ export const DatasetConfigSchema = z.object({
   requireTarget: z.boolean().default(true),
   /** MODIS: most missing months bridged linearly. */
   modisMaxGapMonths: z.number().int().min(0).default(2),
+  /**
+   * Extra numeric site descriptors of sites.csv in the static vector ("CANOPY_HEIGHT", "WHC"),
+   * imputed with the median over training sites and flagged `<NAME>_MISSING` like the others.
+   * Absent or [] = none.
+   */
+  staticExtra: z.array(z.enum(STATIC_EXTRA)).optional(),
+  /**
+   * "global" (absent = default): dynamic features standardized with the training sites'
+   * statistics; "site": each site's measured drivers with its own mean and std over all its rows
+   * (lib/data/preprocess.ts; calendar and solar columns and targets stay global).
+   */
+  standardize: z.enum(["global", "site"]).optional(),
 }).strict().refine((c) => c.stride <= c.window, {
   message: "stride must be <= window",
   path: ["stride"],
+}).refine((c) => new Set(c.staticExtra ?? []).size === (c.staticExtra ?? []).length, {
+  message: "staticExtra lists a descriptor twice",
+  path: ["staticExtra"],
 });
 /** The dataset configuration as written by a user (defaults optional). */
 export type DatasetConfig = z.input<typeof DatasetConfigSchema>;
@@ -226,9 +258,11 @@ export async function buildDataset(
     modis = loaded.monthly;
     modisMissingFiles = loaded.missing;
   }
+  const dynNames = [...FEATURE_SETS[cfg.featureSet]];
   const { table: features, runs, report: featureReport } = buildFeatures(frame, sites, {
     modis,
     maxGapMonths: cfg.modisMaxGapMonths,
+    trailing: needsTrailing(dynNames),
   });
   const tFeatures = performance.now();
 
@@ -259,9 +293,11 @@ export async function buildDataset(
   // 5. statics and scaler
   const igbpClasses = options.igbpClasses ??
     [...new Set((await loadSites(paths!.sitesCsv)).map((s) => s.IGBP))];
-  const staticEncoding = fitStaticEncoding(sites, split.train, { igbpClasses });
+  const staticEncoding = fitStaticEncoding(sites, split.train, {
+    igbpClasses,
+    extra: cfg.staticExtra,
+  });
   const staticRaw = new Map(sites.map((s) => [s.SITE_ID, encodeStatic(s, staticEncoding)]));
-  const dynNames = [...FEATURE_SETS[cfg.featureSet]];
   const staticNames = staticEncoding.names;
   const scaler = options.scaler ?? fitDatasetScaler(withSegment, {
     sites,
@@ -282,6 +318,7 @@ export async function buildDataset(
     staticNames,
     staticRaw,
     runs,
+    standardize: cfg.standardize,
   });
 
   // 7. windows
@@ -417,7 +454,7 @@ function segmentRows(
       segment.fill("test", from, to);
       cut[k] = to;
     } else if (options.valSet.size > 0) {
-      // split kind all: validation sites are val whole, training sites train whole
+      // held-out validation sites (kind all, kfold with valSites): val whole, training sites train
       const c = options.valSet.has(site) ? from : to;
       segment.fill("train", from, c);
       segment.fill("val", c, to);
@@ -542,7 +579,7 @@ function datasetWindows(
       const c = cut[k] - runs.start[k];
       trainPools[k] = add("train", k, { from: 0, to: c }, cfg.requireTarget);
       const val = add("val", k, { from: c, to: len }, cfg.requireTarget);
-      // a held-out validation site (split kind all) draws its support from its own windows
+      // a held-out validation site (kind all, kfold with valSites) draws support from its windows
       if (valSet.has(site)) trainPools[k] = val;
     }
   });

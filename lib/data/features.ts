@@ -11,8 +11,12 @@
  * - SW_POT (W m-2) and DAY_LENGTH (h) from latitude and day of year (see solar.ts);
  * - DOY_SIN, DOY_COS: sin/cos(2 pi doy / days in year).
  *
+ * - TA_F_MEAN7, TA_F_MEAN30, SW_IN_F_MEAN7, ... (`trailing: true` only): trailing means of the
+ *   drivers over 7 and 30 calendar days, per site (lib/data/trailing.ts, the trees' definition).
+ *
  * Named feature sets ({@link FEATURE_SETS}) choose the dynamic columns: `minimal` (meteorology +
- * LAI/EVI + calendar) and `meteo` (the same without LAI/EVI). Both use every static descriptor.
+ * LAI/EVI + calendar), `meteo` (the same without LAI/EVI), and `minimal_trailing`/`meteo_trailing`
+ * (each plus the trailing means {@link TRAILING_COLUMNS}). All use every static descriptor.
  *
  * @module
  */
@@ -26,19 +30,14 @@ import {
   type ModisMonthly,
   type ModisReport,
 } from "./modis.ts";
+import { columnAsFloat64 } from "./scaler.ts";
 import { dayLength, potentialShortwave } from "./solar.ts";
+import { parseTrailingName, TRAILING_COLUMNS, trailingMean } from "./trailing.ts";
 
-/** Dynamic feature names of each feature set. */
-export const FEATURE_SETS = {
-  minimal: ["TA_F", "SW_IN_F", "VPD_F", "LAI", "EVI", "SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"],
-  meteo: ["TA_F", "SW_IN_F", "VPD_F", "SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"],
-} as const;
-/** The name of a feature set. */
-export const FeatureSetSchema = z.enum(["minimal", "meteo"]);
-/** The name of a feature set. */
-export type FeatureSet = z.infer<typeof FeatureSetSchema>;
-
-/** Every dynamic column of the feature table (a superset of every feature set). */
+/**
+ * Every dynamic column of the feature table, the feature set `minimal` (with `trailing: true`,
+ * {@link buildFeatures} adds {@link TRAILING_COLUMNS}, which the `*_trailing` sets use).
+ */
 export const DYNAMIC_COLUMNS = [
   "TA_F",
   "SW_IN_F",
@@ -50,6 +49,20 @@ export const DYNAMIC_COLUMNS = [
   "DOY_SIN",
   "DOY_COS",
 ] as const;
+
+const METEO = ["TA_F", "SW_IN_F", "VPD_F", "SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"] as const;
+
+/** Dynamic feature names of each feature set. */
+export const FEATURE_SETS: Record<FeatureSet, readonly string[]> = {
+  minimal: DYNAMIC_COLUMNS,
+  meteo: METEO,
+  minimal_trailing: [...DYNAMIC_COLUMNS, ...TRAILING_COLUMNS],
+  meteo_trailing: [...METEO, ...TRAILING_COLUMNS],
+};
+/** The name of a feature set. */
+export const FeatureSetSchema = z.enum(["minimal", "meteo", "minimal_trailing", "meteo_trailing"]);
+/** The name of a feature set. */
+export type FeatureSet = z.infer<typeof FeatureSetSchema>;
 
 /** Columns the loader's frame must have (ARCHITECTURE.md). */
 export const FRAME_COLUMNS = [
@@ -153,10 +166,25 @@ export function dayOfYear(epochDay: number): { doy: number; daysInYear: number }
 }
 
 /**
+ * Whether dynamic feature names include trailing means (then {@link buildFeatures} needs
+ * `trailing: true`).
+ *
+ * @example
+ * ```ts
+ * import { FEATURE_SETS, needsTrailing } from "./features.ts";
+ * needsTrailing(FEATURE_SETS.meteo_trailing); // true
+ * ```
+ */
+export function needsTrailing(dynNames: readonly string[]): boolean {
+  return dynNames.some((n) => parseTrailingName(n) !== null);
+}
+
+/**
  * Build the per-day feature table from the loader's frame.
  *
- * Output columns: site, date, every {@link DYNAMIC_COLUMNS}, LAI_MISSING, EVI_MISSING (0/1),
- * GPP, RECO, NEE, NEE_QC; same rows and order as `frame`.
+ * Output columns: site, date, every {@link DYNAMIC_COLUMNS}, with `trailing: true` then every
+ * {@link TRAILING_COLUMNS}, LAI_MISSING, EVI_MISSING (0/1), GPP, RECO, NEE, NEE_QC; same rows and
+ * order as `frame`.
  *
  * @example
  * ```ts
@@ -173,6 +201,8 @@ export function buildFeatures(
     modis: Map<string, ModisMonthly>;
     /** Fill days without a MODIS observation from the site's mean seasonal cycle (prediction). */
     modisFill?: "seasonalCycle";
+    /** Add the trailing driver means {@link TRAILING_COLUMNS} (default false). */
+    trailing?: boolean;
   } & ModisInterpolationOptions,
 ): { table: pl.DataFrame; runs: SiteRuns; report: FeatureReport } {
   for (const c of FRAME_COLUMNS) {
@@ -249,10 +279,14 @@ export function buildFeatures(
       pl.col(c).cast(pl.Float64)
     ),
   );
-  const table = pl.concat([base, computed], { how: "horizontal" }).select(
+  const trailing = options.trailing ? trailingColumns(base, runs) : null;
+  const dynamic = [...DYNAMIC_COLUMNS, ...(trailing ? TRAILING_COLUMNS : [])];
+  const table = pl.concat([base, computed, ...(trailing ? [trailing] : [])], {
+    how: "horizontal",
+  }).select(
     "site",
     "date",
-    ...DYNAMIC_COLUMNS,
+    ...dynamic,
     "LAI_MISSING",
     "EVI_MISSING",
     "GPP",
@@ -261,12 +295,27 @@ export function buildFeatures(
     "NEE_QC",
   );
   const nulls: Record<string, number> = {};
-  for (const c of DYNAMIC_COLUMNS) nulls[c] = table.getColumn(c).nullCount();
+  for (const c of dynamic) nulls[c] = table.getColumn(c).nullCount();
   return {
     table,
     runs,
     report: { rows: n, sites: runs.sites.length, nulls, modis: modisReport, sitesWithoutModis },
   };
+}
+
+/** The {@link TRAILING_COLUMNS} of a frame sorted by site then date (null where no value). */
+function trailingColumns(base: pl.DataFrame, runs: SiteRuns): pl.DataFrame {
+  const days = base.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
+  const site = new Array<string>(base.height);
+  runs.sites.forEach((s, k) => site.fill(s, runs.start[k], runs.start[k + 1]));
+  const columns: Record<string, Float64Array> = {};
+  for (const name of TRAILING_COLUMNS) {
+    const { column, window } = parseTrailingName(name)!;
+    columns[name] = trailingMean(columnAsFloat64(base, column), days, site, window);
+  }
+  return pl.DataFrame(columns).withColumns(
+    ...TRAILING_COLUMNS.map((c) => pl.col(c).fillNan(pl.lit(null))),
+  );
 }
 
 /**

@@ -28,6 +28,7 @@ export * from "./splits.ts";
 export * from "./targets.ts";
 export * from "./windows.ts";
 export * from "./preprocess.ts";
+export * from "./trailing.ts";
 export * from "./features.ts";
 export * from "./batches.ts";
 export * from "./dataset.ts";

@@ -5,11 +5,23 @@
  * the same scaler, and the support pool of non-overlapping driver windows (what test sites and
  * new sites draw their support sets from).
  *
+ * Standardization (`standardize`, the data config's option): "global" (default) uses the scaler's
+ * training statistics for every column. "site" standardizes the measured drivers of each site
+ * ({@link siteStandardizedColumns}: TA_F, SW_IN_F, VPD_F, LAI, EVI and trailing means of them)
+ * with that site's own mean and population std over all of its rows (every segment: drivers are
+ * known at prediction time, so a new site gets the statistics of its own drivers); MODIS days
+ * flagged `<V>_MISSING` = 1 do not count (in prediction: the seasonal-cycle fill), so that a site's
+ * statistics are the same in training and prediction. The computed columns SW_POT, DAY_LENGTH,
+ * DOY_SIN and DOY_COS stay global: they are functions of the date and latitude, the same at every
+ * site of a latitude, and global scaling keeps the seasonal amplitude that tells latitudes apart.
+ * Targets and statics are always global.
+ *
  * @module
  */
 import pl from "polars";
 import { siteMatrix } from "./features.ts";
-import { columnAsFloat64, type Scaler, scalerColumn } from "./scaler.ts";
+import { columnAsFloat64, finiteMeanStd, type Scaler, scalerColumn } from "./scaler.ts";
+import { parseTrailingName } from "./trailing.ts";
 import { TARGETS } from "./targets.ts";
 import { enumerateWindows, type SiteSeries, type WindowRef } from "./windows.ts";
 
@@ -25,6 +37,28 @@ export interface PreprocessOptions {
   staticRaw: ReadonlyMap<string, ArrayLike<number>>;
   /** Row ranges of the sites in the table: `sites[k]` is rows `start[k]..start[k+1]`. */
   runs: { sites: readonly string[]; start: Int32Array | readonly number[] };
+  /** "global" (default): the scaler for every column; "site": drivers per site (module doc). */
+  standardize?: Standardize;
+}
+
+/** How dynamic drivers are standardized (see the module doc). */
+export type Standardize = "global" | "site";
+
+/** Measured drivers (the rest of the dynamic columns are computed from date and latitude). */
+const MEASURED_DRIVERS = ["TA_F", "SW_IN_F", "VPD_F", "LAI", "EVI"];
+
+/**
+ * The dynamic columns that `standardize: "site"` standardizes per site: the measured drivers and
+ * their trailing means, in `dynNames` order.
+ *
+ * @example
+ * ```ts
+ * import { siteStandardizedColumns } from "./preprocess.ts";
+ * siteStandardizedColumns(["TA_F", "SW_POT", "DOY_SIN", "TA_F_MEAN7"]); // ["TA_F", "TA_F_MEAN7"]
+ * ```
+ */
+export function siteStandardizedColumns(dynNames: readonly string[]): string[] {
+  return dynNames.filter((n) => MEASURED_DRIVERS.includes(parseTrailingName(n)?.column ?? n));
 }
 
 /** What {@link preprocessSites} returns, one entry per site of `runs`. */
@@ -38,7 +72,8 @@ export interface PreprocessedSites {
  * Standardize a feature table (sorted by site then date, with `date`, the dynamic columns,
  * GPP, RECO, NEE and NEE_QC; missing values null) with `scaler`: x' = (x - mean) / std, in
  * float64, then per site a float32 {@link SiteSeries} (targets standardized, NaN where missing;
- * NEE_QC raw) and the standardized static vector.
+ * NEE_QC raw) and the standardized static vector. With `standardize: "site"` the drivers of
+ * {@link siteStandardizedColumns} use each site's own statistics instead (module doc).
  *
  * @example
  * ```ts ignore
@@ -54,6 +89,11 @@ export function preprocessSites(
 ): PreprocessedSites {
   const { scaler, dynNames, staticNames, staticRaw, runs } = options;
   const cols = standardizeColumns(features, [...dynNames, ...TARGETS], scaler);
+  if (options.standardize === "site") {
+    for (const c of siteStandardizedColumns(dynNames)) {
+      cols[c] = standardizePerSite(features, c, runs);
+    }
+  }
   cols.NEE_QC = columnAsFloat64(features, "NEE_QC");
   const days = features.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
   const series: SiteSeries[] = runs.sites.map((site, k) => {
@@ -96,6 +136,29 @@ export function standardizeColumns(
     cols[c] = a;
   }
   return cols;
+}
+
+/**
+ * Column `name` of `frame` standardized with each site's own mean and std (rows flagged
+ * `<name>_MISSING` = 1, when that column exists, do not count towards the statistics).
+ */
+function standardizePerSite(
+  frame: pl.DataFrame,
+  name: string,
+  runs: PreprocessOptions["runs"],
+): Float64Array {
+  const a = columnAsFloat64(frame, name);
+  const flagName = `${name}_MISSING`;
+  const flag = frame.columns.includes(flagName) ? columnAsFloat64(frame, flagName) : null;
+  runs.sites.forEach((_, k) => {
+    const from = runs.start[k], to = runs.start[k + 1];
+    const { mean, std } = finiteMeanStd(
+      a.subarray(from, to),
+      flag ? (i) => flag[from + i] !== 1 : undefined,
+    );
+    for (let i = from; i < to; i++) a[i] = (a[i] - mean) / std;
+  });
+  return a;
 }
 
 /**

@@ -52,6 +52,37 @@ export function columnAsFloat64(frame: pl.DataFrame, name: string): Float64Array
 }
 
 /**
+ * Mean and population standard deviation of the finite values of `values` (NaN and infinities
+ * ignored; with `keep`, only the indices it accepts); mean 0 without a value, std 1 when it is 0,
+ * not finite or there is no value (a constant column passes centred, never divided by 0). The
+ * statistics of {@link fitScaler} and of the per-site standardization of lib/data/preprocess.ts.
+ *
+ * @example
+ * ```ts
+ * import { finiteMeanStd } from "./scaler.ts";
+ * finiteMeanStd(Float64Array.from([1, NaN, 3])); // { mean: 2, std: 1, count: 2 }
+ * ```
+ */
+export function finiteMeanStd(
+  values: ArrayLike<number>,
+  keep?: (index: number) => boolean,
+): { mean: number; std: number; count: number } {
+  const use = (i: number) => Number.isFinite(values[i]) && (!keep || keep(i));
+  let n = 0, sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (use(i)) {
+      n++;
+      sum += values[i];
+    }
+  }
+  const mean = n > 0 ? sum / n : 0;
+  let ss = 0;
+  for (let i = 0; i < values.length; i++) if (use(i)) ss += (values[i] - mean) * (values[i] - mean);
+  const std = n > 0 ? Math.sqrt(ss / n) : 0;
+  return { mean, std: std > 1e-12 && Number.isFinite(std) ? std : 1, count: n };
+}
+
+/**
  * Fit mean and standard deviation (population) of `columns` on the rows of the training sites.
  * Nulls and NaN are ignored; a column with std 0 or no value gets std 1.
  *
@@ -79,24 +110,7 @@ export function fitScaler(
     if (identity.has(name)) {
       return { name, kind: "identity" as const, mean: 0, std: 1, count: values.length };
     }
-    let n = 0, sum = 0;
-    for (const v of values) {
-      if (Number.isFinite(v)) {
-        n++;
-        sum += v;
-      }
-    }
-    const mean = n > 0 ? sum / n : 0;
-    let ss = 0;
-    for (const v of values) if (Number.isFinite(v)) ss += (v - mean) * (v - mean);
-    const std = n > 0 ? Math.sqrt(ss / n) : 0;
-    return {
-      name,
-      kind: "standard" as const,
-      mean,
-      std: std > 1e-12 && Number.isFinite(std) ? std : 1,
-      count: n,
-    };
+    return { name, kind: "standard" as const, ...finiteMeanStd(values) };
   });
   return { version: 1, columns: out, fittedOn, rows: rows.height };
 }

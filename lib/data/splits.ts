@@ -12,6 +12,12 @@
  *   (buildDataset passes the data config's `valFraction`; default 0.2), drawn per class like the
  *   test sites of `koppen`. Validation sites are disjoint from training sites.
  *
+ * Kind `kfold` with `valSites` > 0 (absent = 0: validation on the last days of each training site)
+ * also holds out validation sites: after the fold's test sites are drawn (and `forceTest` moved),
+ * round(n * valSites) of the n training sites of each class (1 to n - 1 when n >= 2, none of a
+ * class of one) become `val`, drawn as kind `all` draws them; buildDataset then validates on those
+ * whole sites and trains on every row of the others.
+ *
  * In each class of n sites the test count is round(n * fraction), kept between 1 and n - 1 when
  * n >= 2 (a class of one site stays in train). All randomness comes from `seed`.
  *
@@ -35,6 +41,11 @@ export const SplitSpecSchema = z.object({
   /** kfold: number of folds and the fold used as test. */
   k: z.number().int().min(2).default(5),
   fold: z.number().int().nonnegative().default(0),
+  /**
+   * kfold only: the share of the fold's training sites held out whole as validation sites, per
+   * class, in [0, 1). Absent = 0 (no validation site; split.json and config hashes as before).
+   */
+  valSites: z.number().min(0).lt(1).optional(),
   /** kfold and all: the class used for stratification. */
   stratify: z.enum(["koppen", "igbp"]).default("koppen"),
   /**
@@ -45,6 +56,9 @@ export const SplitSpecSchema = z.object({
 }).strict().refine((s) => s.kind !== "all" || s.forceTest.length === 0, {
   message: "split kind all has no test sites: forceTest must be empty",
   path: ["forceTest"],
+}).refine((s) => s.kind === "kfold" || !s.valSites, {
+  message: "valSites is for split kind kfold (kind all holds out the data config's valFraction)",
+  path: ["valSites"],
 });
 /** How a split is made. */
 export type SplitSpec = z.infer<typeof SplitSpecSchema>;
@@ -57,9 +71,9 @@ export const SplitSchema = z.object({
   train: z.array(z.string()),
   test: z.array(z.string()),
   /**
-   * Kind `all` only: the held-out validation sites (their records are the validation data; not
-   * training sites). Absent for the other kinds, which validate on the last days of each
-   * training site.
+   * Kind `all`, and `kfold` with `spec.valSites` > 0: the held-out validation sites (their records
+   * are the validation data; not training sites). Absent otherwise: those splits validate on the
+   * last days of each training site.
    */
   val: z.array(z.string()).optional(),
   /** The class of every site used for stratification. */
@@ -81,8 +95,12 @@ export const SplitSchema = z.object({
   if (s.kind === "all" && (s.test.length > 0 || !s.val)) {
     ctx.addIssue({ code: "custom", message: "split kind all has no test sites and lists val" });
   }
-  if (s.kind !== "all" && s.val) {
+  const heldOut = s.kind === "all" || (s.kind === "kfold" && (s.spec.valSites ?? 0) > 0);
+  if (!heldOut && s.val) {
     ctx.addIssue({ code: "custom", message: `split kind ${s.kind} has no val sites` });
+  }
+  if (s.kind === "kfold" && heldOut && !s.val) {
+    ctx.addIssue({ code: "custom", message: "split kind kfold with valSites lists val" });
   }
 });
 /** A site split. */
@@ -108,6 +126,33 @@ function groupBy(sites: readonly SplitSite[], key: "IGBP" | "KOPPEN_MAIN"): Map<
     groups.set(s[key], g);
   }
   return new Map([...groups.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * Deal the members of every class to `val` (round(n * fraction), 1 to n - 1 when n >= 2) and
+ * `train`, each class shuffled with a seed derived from `seed`, `key` and the class.
+ */
+function holdOutVal(
+  groups: ReadonlyMap<string, string[]>,
+  options: { fraction: number; key: string; seed: number; train: string[]; val: string[] },
+): void {
+  for (const [cls, members] of groups) {
+    const order = shuffled(members, seededRng(deriveSeed(options.seed, `${options.key}:${cls}`)));
+    const nVal = testCount(members.length, options.fraction);
+    options.val.push(...order.slice(0, nVal));
+    options.train.push(...order.slice(nVal));
+  }
+}
+
+/** Throw when holding out validation sites left no validation or no training site. */
+function checkHeldOut(kind: string, n: number, parts: { train: string[]; val: string[] }): void {
+  if (parts.val.length === 0 || parts.train.length === 0) {
+    throw new Error(
+      `makeSplit: split kind ${kind} over ${n} site(s) leaves no ` +
+        `${parts.val.length === 0 ? "validation" : "training"} site (each class needs 2 sites to ` +
+        `hold one out)`,
+    );
+  }
 }
 
 /** Options of {@link makeSplit}. */
@@ -150,19 +195,8 @@ export function makeSplit(
         `makeSplit: split kind all needs a validation share in (0, 1), not ${fraction}`,
       );
     }
-    for (const [cls, members] of groups) {
-      const order = shuffled(members, seededRng(deriveSeed(s.seed, `all:${stratKey}:${cls}`)));
-      const nVal = testCount(members.length, fraction);
-      val.push(...order.slice(0, nVal));
-      train.push(...order.slice(nVal));
-    }
-    if (val.length === 0 || train.length === 0) {
-      throw new Error(
-        `makeSplit: split kind all over ${sites.length} site(s) leaves no ` +
-          `${val.length === 0 ? "validation" : "training"} site (each class needs 2 sites to ` +
-          `hold one out)`,
-      );
-    }
+    holdOutVal(groups, { fraction, key: `all:${stratKey}`, seed: s.seed, train, val });
+    checkHeldOut("all", sites.length, { train, val });
   } else if (s.kind === "kfold") {
     if (s.fold >= s.k) throw new Error(`makeSplit: fold ${s.fold} must be < k = ${s.k}`);
     // deal shuffled sites of each class to folds in turn, continuing where the last class ended,
@@ -191,6 +225,23 @@ export function makeSplit(
     const i = train.indexOf(id);
     if (i >= 0) test.push(...train.splice(i, 1));
   }
+  const kfoldVal = s.kind === "kfold" && (s.valSites ?? 0) > 0;
+  if (kfoldVal) {
+    // the fold's training sites, by class (site-id order)
+    const inTrain = new Set(train);
+    const trainGroups = new Map(
+      [...groups].map(([cls, members]) => [cls, members.filter((id) => inTrain.has(id))]),
+    );
+    train.length = 0;
+    holdOutVal(trainGroups, {
+      fraction: s.valSites!,
+      key: `kfold-val:${stratKey}`,
+      seed: s.seed,
+      train,
+      val,
+    });
+    checkHeldOut("kfold", inTrain.size, { train, val });
+  }
   const strata: Record<string, string> = {};
   for (const x of sites) strata[x.SITE_ID] = x[stratKey];
   return SplitSchema.parse({
@@ -199,7 +250,7 @@ export function makeSplit(
     spec: s,
     train: train.sort(),
     test: test.sort(),
-    ...(s.kind === "all" ? { val: val.sort() } : {}),
+    ...(s.kind === "all" || kfoldVal ? { val: val.sort() } : {}),
     strata,
   });
 }

@@ -8,7 +8,9 @@
  * when the mean of the imputed values over the training sites reproduces the scaler's mean of that
  * column (relative difference below 1e-6). A new site with an empty cell in a column whose fill
  * could not be verified gets an error. A run folder holding `static_encoding.json` (a
- * {@link StaticEncodingSchema}) is used as is.
+ * {@link StaticEncodingSchema}) is used as is. Extra numeric descriptors (the data config's
+ * `staticExtra`: CANOPY_HEIGHT, WHC) follow the six base ones in the names and are rebuilt and
+ * verified the same way.
  *
  * @module
  */
@@ -17,13 +19,16 @@ import type { Scaler } from "../data/scaler.ts";
 import { KOPPEN_GROUPS } from "../data/sites.ts";
 import {
   fitStaticEncoding,
+  numericColumns,
+  STATIC_EXTRA,
   STATIC_NUMERIC,
   type StaticEncoding,
-  type StaticNumeric,
+  type StaticExtra,
+  type StaticNumericColumn,
   type StaticSite,
 } from "../data/static.ts";
 
-const numericEnum = z.enum(STATIC_NUMERIC);
+const numericEnum = z.enum([...STATIC_NUMERIC, ...STATIC_EXTRA]);
 
 /** A saved static encoding (lib/data/static.ts `StaticEncoding`). */
 export const StaticEncodingSchema = z.object({
@@ -32,7 +37,7 @@ export const StaticEncodingSchema = z.object({
   igbpClasses: z.array(z.string()),
   koppenClasses: z.array(z.string()),
   flagged: z.array(numericEnum),
-  fill: z.record(numericEnum, z.number()),
+  fill: z.partialRecord(numericEnum, z.number()),
   fittedOn: z.array(z.string()),
   noTrainValue: z.array(numericEnum),
 });
@@ -41,15 +46,15 @@ export const StaticEncodingSchema = z.object({
 export interface RunStaticEncoding {
   encoding: StaticEncoding;
   /** Numeric columns whose fill value is known (saved, or recomputed and verified). */
-  verifiedFill: StaticNumeric[];
+  verifiedFill: StaticNumericColumn[];
   /** Why the other columns' fill values are not known. */
-  unverified: Partial<Record<StaticNumeric, string>>;
+  unverified: Partial<Record<StaticNumericColumn, string>>;
 }
 
 /**
- * The layout of a static vector from its column names (as saved in model.json): numeric columns,
- * missing flags, IGBP classes and Köppen groups. Throws when the names do not follow the layout
- * of lib/data/static.ts.
+ * The layout of a static vector from its column names (as saved in model.json): numeric columns
+ * (the six base ones, then extras), missing flags, IGBP classes and Köppen groups. Throws when the
+ * names do not follow the layout of lib/data/static.ts.
  *
  * @example
  * ```ts
@@ -61,19 +66,26 @@ export interface RunStaticEncoding {
  */
 export function staticLayout(
   names: readonly string[],
-): { flagged: StaticNumeric[]; igbpClasses: string[]; koppenClasses: string[] } {
+): {
+  numeric: StaticNumericColumn[];
+  flagged: StaticNumericColumn[];
+  igbpClasses: string[];
+  koppenClasses: string[];
+} {
   const flagged = names.filter((n) => n.endsWith("_MISSING")).map((n) =>
     n.slice(0, -"_MISSING".length)
   );
   const igbpClasses = names.filter((n) => n.startsWith("IGBP_")).map((n) => n.slice(5));
   const koppenClasses = names.filter((n) => n.startsWith("KOPPEN_")).map((n) => n.slice(7));
+  const extra = STATIC_EXTRA.filter((c) => names.includes(c));
+  const numeric = numericColumns(extra);
   const expected = [
-    ...STATIC_NUMERIC,
+    ...numeric,
     ...flagged.map((c) => `${c}_MISSING`),
     ...igbpClasses.map((c) => `IGBP_${c}`),
     ...koppenClasses.map((c) => `KOPPEN_${c}`),
   ];
-  const bad = flagged.find((c) => !(STATIC_NUMERIC as readonly string[]).includes(c));
+  const bad = flagged.find((c) => !(numeric as readonly string[]).includes(c));
   if (
     bad !== undefined || expected.join(",") !== names.join(",") ||
     koppenClasses.join(",") !== KOPPEN_GROUPS.join(",")
@@ -83,7 +95,7 @@ export function staticLayout(
         `(${names.join(", ")})`,
     );
   }
-  return { flagged: flagged as StaticNumeric[], igbpClasses, koppenClasses };
+  return { numeric, flagged: flagged as StaticNumericColumn[], igbpClasses, koppenClasses };
 }
 
 /**
@@ -112,33 +124,38 @@ export function rebuildStaticEncoding(
     if (parsed.names.join(",") !== names.join(",")) {
       throw new Error("static_encoding.json: its names differ from model.json's static features");
     }
-    return { encoding: parsed, verifiedFill: [...STATIC_NUMERIC], unverified: {} };
+    return { encoding: parsed, verifiedFill: layout.numeric, unverified: {} };
   }
-  const fill = Object.fromEntries(STATIC_NUMERIC.map((c) => [c, NaN])) as Record<
-    StaticNumeric,
-    number
-  >;
-  const verifiedFill: StaticNumeric[] = [];
-  const unverified: Partial<Record<StaticNumeric, string>> = {};
+  const { numeric } = layout;
+  const fill: Partial<Record<StaticNumericColumn, number>> = Object.fromEntries(
+    numeric.map((c) => [c, NaN]),
+  );
+  const verifiedFill: StaticNumericColumn[] = [];
+  const unverified: Partial<Record<StaticNumericColumn, string>> = {};
   const train = new Set(options.trainSites);
   const rows = (options.trainingSites ?? []).filter((s) => train.has(s.SITE_ID));
   if (options.trainingSites === null) {
-    for (const c of STATIC_NUMERIC) unverified[c] = "the training site table is not available";
+    for (const c of numeric) unverified[c] = "the training site table is not available";
   } else if (rows.length !== train.size) {
-    for (const c of STATIC_NUMERIC) {
+    for (const c of numeric) {
       unverified[c] = `the training site table has ${rows.length} of the run's ${train.size} ` +
         `training sites`;
     }
   } else {
-    const refit = fitStaticEncoding(rows, [...train], { igbpClasses: layout.igbpClasses });
-    for (const c of STATIC_NUMERIC) {
+    const refit = fitStaticEncoding(rows, [...train], {
+      igbpClasses: layout.igbpClasses,
+      extra: numeric.filter((c): c is StaticExtra =>
+        (STATIC_EXTRA as readonly string[]).includes(c)
+      ),
+    });
+    for (const c of numeric) {
       const col = options.scaler.columns.find((x) => x.name === c);
       if (!col) {
         unverified[c] = `the scaler has no column ${c}`;
         continue;
       }
       let sum = 0;
-      for (const s of rows) sum += s[c] ?? refit.fill[c];
+      for (const s of rows) sum += s[c] ?? refit.fill[c]!;
       const mean = sum / rows.length;
       const rel = Math.abs(mean - col.mean) / Math.max(1e-9, Math.abs(col.mean));
       if (rel < 1e-6) {
@@ -152,7 +169,7 @@ export function rebuildStaticEncoding(
   }
   const encoding: StaticEncoding = {
     names: [...names],
-    numeric: [...STATIC_NUMERIC],
+    numeric: [...numeric],
     igbpClasses: layout.igbpClasses,
     koppenClasses: layout.koppenClasses,
     flagged: layout.flagged,

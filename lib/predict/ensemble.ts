@@ -9,7 +9,9 @@
  * (default: the only one, else koppen, said through `onLog`). Every member must share
  * the input layout (model.json dims, feature names, lossDays, targetScale), the scaler and the
  * split, so that one set of inputs serves them all; otherwise the error names the member and what
- * differs.
+ * differs. The data options that shape inputs are read from config.json (`data`): feature set,
+ * `standardize` and, through model.json's static names, `staticExtra`; a run folder written before
+ * those options existed has none of them and loads with their defaults.
  *
  * @module
  */
@@ -301,8 +303,9 @@ export async function loadEnsemble(
           ? "split.json training sites"
           : "",
         data.supportK !== first.data.supportK || data.featureSet !== first.data.featureSet ||
-          data.modisMaxGapMonths !== first.data.modisMaxGapMonths
-          ? "config.json data (supportK, featureSet or modisMaxGapMonths)"
+          data.modisMaxGapMonths !== first.data.modisMaxGapMonths ||
+          (data.standardize ?? "global") !== (first.data.standardize ?? "global")
+          ? "config.json data (supportK, featureSet, modisMaxGapMonths or standardize)"
           : "",
       ].filter(Boolean);
       if (differs.length > 0) {

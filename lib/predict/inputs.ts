@@ -22,6 +22,7 @@ import { FluxnetInputError, listFluxnetFiles } from "../data/fluxnet.ts";
 import { IGBP_CODES, KOPPEN_GROUPS, parseSiteTable } from "../data/sites.ts";
 import { potentialShortwave } from "../data/solar.ts";
 import { PLAUSIBLE_RANGES } from "../data/ranges.ts";
+import { STATIC_EXTRA } from "../data/static.ts";
 
 /** Tower drivers a run may read from the daily files, with their FLUXNET2015 units. */
 export const FILE_DRIVERS = { TA_F: "degC", SW_IN_F: "W m-2", VPD_F: "hPa" } as const;
@@ -100,16 +101,24 @@ export const PredictionSiteSchema = z.object({
   MAT: numberCell(-40, 40, "degC", false),
   MAP: numberCell(0, 15000, "mm", false),
   P_OVER_PET: numberCell(0, 50, "(ratio)", false),
+  /** Optional column, read when the table has it (runs with `staticExtra` need it). */
+  CANOPY_HEIGHT: numberCell(0, 150, "m", false).optional(),
+  /** Optional column, read when the table has it (runs with `staticExtra` need it). */
+  WHC: numberCell(0, 5000, "mm", false).optional(),
 });
-/** A validated prediction site (numbers other than LAT/LON may be null). */
+/**
+ * A validated prediction site (numbers other than LAT/LON may be null; CANOPY_HEIGHT and WHC are
+ * undefined when the table has no such column).
+ */
 export type PredictionSite = z.output<typeof PredictionSiteSchema> & {
   /** The 1-based line of the site table (the header is line 1). */
   line: number;
 };
 
 /**
- * Parse a prediction site table: the columns {@link PREDICTION_SITE_COLUMNS} (others, e.g. the
- * rest of FLUXNET2015's sites.csv, are ignored). Errors name the file, column and line.
+ * Parse a prediction site table: the columns {@link PREDICTION_SITE_COLUMNS}, plus CANOPY_HEIGHT
+ * and WHC when the header has them (the extra static descriptors of lib/data/static.ts; others,
+ * e.g. the rest of FLUXNET2015's sites.csv, are ignored). Errors name the file, column and line.
  *
  * @example
  * ```ts
@@ -124,9 +133,11 @@ export function parsePredictionSites(
   text: string,
   options: { file: string },
 ): PredictionSite[] {
+  const header = (text.split("\n", 1)[0] ?? "").replace(/^\uFEFF/, "").split(",")
+    .map((h) => h.trim().replace(/^"(.*)"$/, "$1"));
   return parseSiteTable(text, {
     file: options.file,
-    columns: PREDICTION_SITE_COLUMNS,
+    columns: [...PREDICTION_SITE_COLUMNS, ...STATIC_EXTRA.filter((c) => header.includes(c))],
     schema: PredictionSiteSchema,
     error: (message, where) => new FluxnetInputError(message, where),
   }).map(({ row, line }) => ({ ...row, line }));

@@ -32,7 +32,7 @@
  */
 import pl from "polars";
 import { disposeBatch, type SupportStats, WindowBatchSource } from "../data/batches.ts";
-import { buildFeatures } from "../data/features.ts";
+import { buildFeatures, needsTrailing } from "../data/features.ts";
 import { FluxnetInputError } from "../data/fluxnet.ts";
 import {
   loadModisMonthly,
@@ -42,6 +42,7 @@ import {
 } from "../data/modis.ts";
 import { preprocessSites, supportPool } from "../data/preprocess.ts";
 import { encodeStatic } from "../data/static.ts";
+import { parseTrailingName } from "../data/trailing.ts";
 import type { SiteSeries, WindowRef } from "../data/windows.ts";
 import { checkFinitePrediction, ensembleInference } from "../train/predict.ts";
 import type { LoadedEnsemble, LoadEnsembleOptions } from "./ensemble.ts";
@@ -66,6 +67,12 @@ import { planWindows, type WindowPlan } from "./tiling.ts";
 
 /** Features computed from the date and latitude (lib/data/features.ts). */
 const COMPUTED = ["SW_POT", "DAY_LENGTH", "DOY_SIN", "DOY_COS"];
+
+/** The daily-file driver a dynamic feature is read or computed from (itself, or a trailing mean's). */
+function fileDriverOf(name: string): FileDriver | null {
+  const source = parseTrailingName(name)?.column ?? name;
+  return isFileDriver(source) ? source : null;
+}
 
 /**
  * The columns of predict's output table, in order (lib/eval's PREDICTION_COLUMNS are those of a
@@ -320,6 +327,13 @@ function checkStatics(ens: LoadedEnsemble, site: PredictionSite, sitesFile: stri
   }
   for (const c of encoding.numeric) {
     const key = c as keyof typeof ens.statics.unverified;
+    if (site[key] === undefined) {
+      throw new FluxnetInputError(
+        `the run uses the static descriptor ${c} (data.staticExtra): the site table needs a ` +
+          `${c} column (cells may be empty: imputed as in training)`,
+        { file: sitesFile, column: c, line: 1 },
+      );
+    }
     if (site[key] === null && !ens.statics.verifiedFill.includes(key)) {
       throw new FluxnetInputError(
         `site ${site.SITE_ID}: the cell is empty and the run's imputation value for ${c} is ` +
@@ -350,7 +364,7 @@ async function predictWith(
   if (groups.length === 0) throw new Error("predict: the ensemble has no member");
   for (const g of groups) {
     const unknown = g.info.featureNames.dyn.filter((n) =>
-      !isFileDriver(n) && !COMPUTED.includes(n) &&
+      fileDriverOf(n) === null && !COMPUTED.includes(n) &&
       !(MODIS_VARIABLES as readonly string[]).includes(n)
     );
     if (unknown.length > 0) {
@@ -358,8 +372,8 @@ async function predictWith(
     }
   }
   const drivers = [
-    ...new Set(groups.flatMap((g) => g.info.featureNames.dyn.filter(isFileDriver))),
-  ] as FileDriver[];
+    ...new Set(groups.flatMap((g) => g.info.featureNames.dyn.map(fileDriverOf))),
+  ].filter((d): d is FileDriver => d !== null);
   const modisGroups = groups.filter((g) => modisVariables(g).length > 0);
   const meteoGroup = groups.find((g) => modisVariables(g).length === 0);
 
@@ -617,6 +631,7 @@ export function siteInputs(
     modis: modis as Map<string, ModisMonthly>,
     maxGapMonths: ens.data.modisMaxGapMonths,
     modisFill: options.modisFill,
+    trailing: needsTrailing(dynNames),
   });
   if (features.height !== n) {
     throw new Error(`predict: ${id}: ${features.height} feature rows for ${n} days`);
@@ -627,6 +642,7 @@ export function siteInputs(
     staticNames,
     staticRaw: new Map([[id, encodeStatic(site, ens.statics.encoding)]]),
     runs,
+    standardize: ens.data.standardize,
   });
   const F = dynNames.length;
   const complete = new Uint8Array(n);

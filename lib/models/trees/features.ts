@@ -4,7 +4,8 @@
  * Trees have no memory, so besides the day's drivers and the site's static descriptors they get
  * trailing means of drivers: for each `column` and window `w` (days), `<column>_MEAN<w>` is the
  * mean of the non-missing values of that site over the calendar days [d - w + 1, d] (NaN when
- * none). Only past and current days are used, never future ones, and never another site's days.
+ * none), by lib/data/trailing.ts `trailingMean` (the same definition as the neural feature sets
+ * `minimal_trailing`/`meteo_trailing`, re-exported here).
  *
  * @module
  */
@@ -12,7 +13,10 @@ import pl from "polars";
 import { z } from "zod";
 import { columnAsFloat64 } from "../../data/scaler.ts";
 import { type Target, TARGETS } from "../../data/targets.ts";
+import { trailingMean, trailingName } from "../../data/trailing.ts";
 import { checkMatrix, type FeatureMatrix } from "./matrix.ts";
+
+export { trailingMean } from "../../data/trailing.ts";
 
 /** Which trailing means to add. */
 export const RollingSpecSchema = z.object({
@@ -37,54 +41,6 @@ export interface TreeTable {
   y: Record<Target, Float64Array>;
   /** NEE_VUT_REF_QC (NaN = missing). */
   qc: Float64Array;
-}
-
-/**
- * Trailing means of `values` over calendar days, per site (`site` runs must be contiguous and
- * dates ascending within a run).
- *
- * @example
- * ```ts
- * import { trailingMean } from "./features.ts";
- * trailingMean(Float64Array.from([1, 2, 3]), Int32Array.from([0, 1, 2]), ["a", "a", "a"], 2);
- * // Float64Array [1, 1.5, 2.5]
- * ```
- */
-export function trailingMean(
-  values: Float64Array,
-  day: Int32Array,
-  site: readonly string[],
-  window: number,
-): Float64Array {
-  const n = values.length;
-  const out = new Float64Array(n);
-  let runStart = 0;
-  while (runStart < n) {
-    let runEnd = runStart + 1;
-    while (runEnd < n && site[runEnd] === site[runStart]) runEnd++;
-    let lo = runStart, sum = 0, count = 0;
-    for (let i = runStart; i < runEnd; i++) {
-      if (i > runStart && day[i] <= day[i - 1]) {
-        throw new Error(
-          `trees: rolling means need ascending dates per site; site ${site[i]}, row ${i}`,
-        );
-      }
-      if (!Number.isNaN(values[i])) {
-        sum += values[i];
-        count++;
-      }
-      while (day[lo] <= day[i] - window) {
-        if (!Number.isNaN(values[lo])) {
-          sum -= values[lo];
-          count--;
-        }
-        lo++;
-      }
-      out[i] = count > 0 ? sum / count : NaN;
-    }
-    runStart = runEnd;
-  }
-  return out;
 }
 
 function isoDate(day: number): string {
@@ -121,7 +77,7 @@ export function treeTable(
   for (const c of featureColumns) columns[c] = columnAsFloat64(table, c);
   for (const c of rolling.columns) {
     const v = columns[c] ?? columnAsFloat64(table, c);
-    for (const w of rolling.windows) columns[`${c}_MEAN${w}`] = trailingMean(v, day, site, w);
+    for (const w of rolling.windows) columns[trailingName(c, w)] = trailingMean(v, day, site, w);
   }
   const names = Object.keys(columns);
   const data = new Float32Array(n * names.length);
