@@ -224,3 +224,18 @@ Deno.test("CV report: synthetic folds -> summary, vs trees, candidates, per-site
     await Deno.remove(runDir, { recursive: true });
   }
 });
+
+Deno.test("every committed CV config parses, and so does every unit's merged config", async () => {
+  const files = [...Deno.readDirSync(join(ROOT, "configs", "cv"))].filter((e) =>
+    e.name.endsWith(".json")
+  );
+  assert.ok(files.length >= 2);
+  for (const f of files) {
+    const config = await loadCvConfig(join(ROOT, "configs", "cv", f.name));
+    const profile = cvProfile(config);
+    for (const unit of buildPlan(profile)) {
+      if (unit.model === "trees") continue;
+      await unitExperimentConfig({ profile, root: ROOT }, unit); // throws naming the unit
+    }
+  }
+});
