@@ -223,6 +223,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
   assert.deepEqual(Object.keys(run).sort(), [
     "bench:step",
     "cluster:slurm",
+    "cv",
     "reproduce",
     "screenshot",
     "setup",
@@ -232,11 +233,20 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
   ]);
   assert.equal(run.reproduce, "--allow-run=deno,git,ps");
   assert.equal(run["cluster:slurm"], "--allow-run=sbatch,squeue,scancel");
+  assert.equal(run.cv, "--allow-run=deno,git"); // reproduce as a subprocess, git for provenance
   for (const name of ["setup", "bench:step"]) {
     assert.ok(!(await flagsOf(name)).some((f) => f.startsWith("--allow-write")), name);
   }
   for (
-    const name of ["tables", "reproduce", "trees", "data:summary", "bench:load", "cluster:slurm"]
+    const name of [
+      "tables",
+      "reproduce",
+      "cv",
+      "trees",
+      "data:summary",
+      "bench:load",
+      "cluster:slurm",
+    ]
   ) {
     const write = (await flagsOf(name)).find((f) => f.startsWith("--allow-write"));
     assert.match(write ?? "", /^--allow-write=/, `${name}: scoped writes`);
