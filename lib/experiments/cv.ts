@@ -423,6 +423,9 @@ export async function buildCvReport(
     );
   }
 
+  const seen = new Set([...sites.map((s) => s.site), ...sm.report.excluded.map((e) => e.site)]);
+  const unscored = [...foldOf.keys()].filter((s) => !seen.has(s)).sort();
+
   // provenance and tables
   const hash = (await configHash(config)).slice(0, 16);
   const provenance: Provenance = {
@@ -451,6 +454,12 @@ export async function buildCvReport(
         Object.entries(aligned.dropped).filter(([, n]) => n > 0).map(([m, n]) => `${m} ${n}`)
           .join(", ") || "none"
       }).`,
+      ...(unscored.length
+        ? [
+          `Not scored (no day with NEE QC >= ${qcThreshold} that every model predicted): ` +
+          `${unscored.join(", ")}.`,
+        ]
+        : []),
       ...(sm.report.excluded.length
         ? [
           `Excluded (fewer than ${minDays} valid days): ` +
