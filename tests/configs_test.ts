@@ -85,10 +85,12 @@ Deno.test("production config: split all, a seed ensemble plus meteo-only members
   assert.deepEqual(config.data.split.forceTest, []);
   assert.ok(config.seeds.length >= 3);
   const groups = ensembleGroups(config);
-  assert.deepEqual(groups.map((g) => [g.featureSet, g.prefix]), [["minimal", ""], [
-    "meteo",
-    "meteo_",
+  // what the site cross-validation measured to help (README "Generalization")
+  assert.deepEqual(groups.map((g) => [g.featureSet, g.prefix]), [["minimal_trailing", ""], [
+    "meteo_trailing",
+    "meteo_trailing_",
   ]]);
+  assert.equal(config.model.inferenceSupport, "all");
   for (const g of groups) {
     assert.equal(g.config.fallbackFeatureSet, undefined, "each member is a plain run config");
     assert.deepEqual(g.config.model, config.model);

@@ -37,7 +37,11 @@ Deno.test("train --config production (tiny): seed and meteo members in one ensem
     const run = await runTask("train", ["--config", configPath, "--run-dir", out]);
     assert.ok(run.success, `train failed:\n${run.text.slice(-3000)}`);
 
-    const members = ["meteo_seed0", "meteo_seed1", "seed0", "seed1"].map((m) => join(out, m));
+    const main = production.data.featureSet as string;
+    const fallback = production.fallbackFeatureSet as string;
+    const members = [`${fallback}_seed0`, `${fallback}_seed1`, "seed0", "seed1"].map((m) =>
+      join(out, m)
+    );
     assert.deepEqual(await ensembleMembers(out), members);
     const splits = [];
     for (const dir of members) {
@@ -49,8 +53,8 @@ Deno.test("train --config production (tiny): seed and meteo members in one ensem
         data: { featureSet: string };
         fallbackFeatureSet?: string;
       };
-      const meteo = dir.includes("meteo_");
-      assert.equal(config.data.featureSet, meteo ? "meteo" : "minimal", dir);
+      const meteo = dir.includes(`${fallback}_`);
+      assert.equal(config.data.featureSet, meteo ? fallback : main, dir);
       assert.equal(config.fallbackFeatureSet, undefined, `${dir}: a plain run config`);
       const model = await readJson(p.model) as { featureNames: { dyn: string[] } };
       assert.equal(model.featureNames.dyn.includes("LAI"), !meteo, `${dir}: LAI input`);
@@ -71,7 +75,7 @@ Deno.test("train --config production (tiny): seed and meteo members in one ensem
       assert.deepEqual([...split.train, ...split.val].sort(), [...tiny.data.sites].sort());
       assert.deepEqual(split, splits[0], "every member has the same split");
     }
-    for (const f of ["ensemble.json", "ensemble_meteo.json"]) {
+    for (const f of ["ensemble.json", `ensemble_${fallback}.json`]) {
       const e = await readJson(join(out, f)) as { members: string[]; featureSet: string };
       assert.equal(e.members.length, 2, f);
     }
