@@ -10,7 +10,6 @@ import pl from "polars";
 import { loadSites } from "../lib/data/sites.ts";
 import {
   type ModelConfigInput,
-  parseModelConfig,
   type readWeights,
   tamrlOptions,
 } from "../lib/models/mod.ts";
