@@ -8,11 +8,7 @@ import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import pl from "polars";
 import { loadSites } from "../lib/data/sites.ts";
-import {
-  type ModelConfigInput,
-  type readWeights,
-  tamrlOptions,
-} from "../lib/models/mod.ts";
+import { type ModelConfigInput, type readWeights, tamrlOptions } from "../lib/models/mod.ts";
 import { loadModisMonthly } from "../lib/data/modis.ts";
 import {
   loadEnsemble,
