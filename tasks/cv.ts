@@ -25,7 +25,7 @@ import {
 import { writeJsonAtomic } from "../lib/data/atomic.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
-import { buildPlan, missingUnits, parseShard, superviseWorkers } from "../lib/experiments/mod.ts";
+import { buildPlan, missingUnits, SHARD_OPTION, superviseWorkers } from "../lib/experiments/mod.ts";
 import { buildCvReport, cvProfile, describeVsTrees, loadCvConfig } from "../lib/experiments/cv.ts";
 import { configHash, readJson } from "../lib/train/runs.ts";
 
@@ -40,17 +40,7 @@ const TASK = defineTask({
       min: 1,
       defaultText: "one per core",
     }),
-    shard: opt.custom("run every n-th unit starting at i (0-based), for batch engines", {
-      arg: "i/n",
-      type: "i/n with 0 <= i < n",
-      parse: (text) => {
-        try {
-          return parseShard(text);
-        } catch (error) {
-          throw new Error((error as Error).message.replace(/^tamflux: --shard:? /, ""));
-        }
-      },
-    }),
+    shard: SHARD_OPTION,
     "dry-run": opt.flag("list the units with their estimated cost, and stop"),
     "tables-only": opt.flag("only write the CV tables from the finished units"),
   },

@@ -46,8 +46,8 @@ import {
   finishedUnits,
   loadProfile,
   missingUnits,
-  parseShard,
   runPlan,
+  SHARD_OPTION,
   shardUnits,
 } from "../lib/experiments/mod.ts";
 import { createUnitRunner } from "../lib/experiments/units.ts";
@@ -61,17 +61,7 @@ const TASK = defineTask({
   description: "the paper's tables and figures, resumable",
   options: {
     ...PROFILE_OPTIONS,
-    shard: opt.custom("run every n-th unit starting at i (0-based), for batch engines", {
-      arg: "i/n",
-      type: "i/n with 0 <= i < n",
-      parse: (text) => {
-        try {
-          return parseShard(text);
-        } catch (error) {
-          throw new Error((error as Error).message.replace(/^tamflux: --shard:? /, ""));
-        }
-      },
-    }),
+    shard: SHARD_OPTION,
     jobs: opt.int("local worker processes sharing the plan", {
       min: 1,
       defaultText: "one per core; 1 with --shard",

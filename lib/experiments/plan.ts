@@ -14,6 +14,7 @@ import { ALL_MODELS } from "../models/names.ts";
 import { mergePatch } from "../train/merge_patch.ts";
 import { atomicWrite, readJson } from "../train/runs.ts";
 import { type ClaimTiming, claimUnit, type HeldClaim } from "./claims.ts";
+import { opt } from "../cli/args.ts";
 
 /** Model kinds a unit can train: the neural models and the trees baseline. */
 export const UNIT_MODELS = ALL_MODELS;
@@ -241,6 +242,35 @@ export function parseShard(text: string): Shard {
   }
   return { index, count };
 }
+
+/**
+ * The `--shard i/n` option of the tasks that run a plan (reproduce, cv), parsed by
+ * {@link parseShard}.
+ *
+ * @example
+ * ```ts
+ * import { defineTask } from "../cli/mod.ts";
+ * import { SHARD_OPTION } from "./plan.ts";
+ * const TASK = defineTask({
+ *   name: "x", description: "runs a plan", examples: ["deno task x --shard 0/2"],
+ *   options: { shard: SHARD_OPTION },
+ * });
+ * ```
+ */
+export const SHARD_OPTION = opt.custom(
+  "run every n-th unit starting at i (0-based), for batch engines",
+  {
+    arg: "i/n",
+    type: "i/n with 0 <= i < n",
+    parse: (text) => {
+      try {
+        return parseShard(text);
+      } catch (error) {
+        throw new Error((error as Error).message.replace(/^tamflux: --shard:? /, ""));
+      }
+    },
+  },
+);
 
 /**
  * The units of one shard: every n-th unit starting at i.
