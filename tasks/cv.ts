@@ -96,8 +96,8 @@ if (!values["tables-only"]) {
   }).spawn();
   const { statuses, signal } = await superviseWorkers([child], child.status.then((s) => [s]));
   if (signal) Deno.exit(signal === "SIGINT" ? 130 : 143);
-  if (values["dry-run"]) Deno.exit(statuses[0].code);
-  if (values.shard) Deno.exit(statuses[0].code);
+  // a dry run or one shard ends here; the tables need every unit of every shard
+  if (values["dry-run"] || values.shard) Deno.exit(statuses[0].code);
 }
 
 const missing = await missingUnits(units, runDir);

@@ -43,7 +43,16 @@ export interface SignificanceSummary {
   rows: { model: string; flux: string; metric: MetricName; difference: number; verdict: Verdict }[];
 }
 
-function siteValues(
+/**
+ * One model's value of one metric per site, for one flux (site -> value).
+ *
+ * @example
+ * ```ts
+ * import { siteValues } from "./significance_table.ts";
+ * const rmse = siteValues([], "tamrl", "GPP", "rmse"); // Map {}
+ * ```
+ */
+export function siteValues(
   rows: readonly SiteMetricRow[],
   model: string,
   flux: string,

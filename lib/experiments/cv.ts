@@ -27,7 +27,8 @@
 import { join } from "node:path";
 import { z } from "zod";
 import type { Site } from "../data/sites.ts";
-import { type SiteMetricRow, siteMetrics } from "../eval/aggregate.ts";
+import { quantile, type SiteMetricRow, siteMetrics } from "../eval/aggregate.ts";
+import { siteValues } from "../eval/significance_table.ts";
 import {
   alignPredictions,
   ensemblePredictions,
@@ -253,12 +254,6 @@ export function foldsOfSites(
   return foldOf;
 }
 
-function siteMap(rows: readonly SiteMetricRow[], model: string, flux: Flux, metric: MetricName) {
-  const m = new Map<string, number>();
-  for (const r of rows) if (r.model === model && r.flux === flux) m.set(r.site, r[metric]);
-  return m;
-}
-
 /**
  * Compare entry `a` with entry `b` on every flux and {@link CV_STATISTICS} statistic.
  *
@@ -278,8 +273,8 @@ export function compareEntries(
   for (const flux of FLUXES) {
     for (const s of CV_STATISTICS) {
       const p = pairedStatistic(
-        siteMap(sites, a, flux, s.metric),
-        siteMap(sites, b, flux, s.metric),
+        siteValues(sites, a, flux, s.metric),
+        siteValues(sites, b, flux, s.metric),
         {
           statistic: s.statistic,
           resamples: options.resamples,
@@ -375,18 +370,28 @@ export async function buildCvReport(
 
   // predictions of every entry: its seeds' units over all folds, days passing QC only (the only
   // ones scored), seeds averaged
+  // each unit's file is read once, though the reference's units serve several entries
+  const unitRows = new Map<string, PredictionRow[]>();
+  const scoredRows = (m: DoneMarker): PredictionRow[] => {
+    let rows = unitRows.get(m.unit.id);
+    if (!rows) {
+      const path = join(runDir, "units", m.unit.id, m.outcome.predictions);
+      rows = readPredictions(path).filter((r) => {
+        if (r.model !== m.unit.label || r.seed !== m.unit.seed) {
+          throw new Error(`tamflux cv: ${path} has a row of ${r.model} seed ${r.seed}`);
+        }
+        return r.NEE_QC !== null && r.NEE_QC >= qcThreshold;
+      });
+      unitRows.set(m.unit.id, rows);
+    }
+    return rows;
+  };
   let all: PredictionRow[] = [];
   for (const e of entries) {
     let rows: PredictionRow[] = [];
     const units = byLabel.get(e.label)!.filter((m) => e.seeds.includes(m.unit.seed));
     for (const m of units) {
-      const path = join(runDir, "units", m.unit.id, m.outcome.predictions);
-      for (const r of readPredictions(path)) {
-        if (r.model !== e.label || r.seed !== m.unit.seed) {
-          throw new Error(`tamflux cv: ${path} has a row of ${r.model} seed ${r.seed}`);
-        }
-        if (r.NEE_QC !== null && r.NEE_QC >= qcThreshold) rows.push({ ...r, model: e.name });
-      }
+      for (const r of scoredRows(m)) rows.push({ ...r, model: e.name });
     }
     const folds = new Set(units.map((m) => m.unit.split));
     if (e.seeds.length > 1) {
@@ -399,6 +404,7 @@ export async function buildCvReport(
     log(`cv ${e.name}: seeds ${e.seeds.join(",")}, ${folds.size} folds, ${rows.length} site-days`);
     all = all.concat(rows);
   }
+  unitRows.clear();
   const aligned = alignPredictions(all);
   all = [];
   const sm = siteMetrics(aligned.rows, { qcThreshold, minDays });
@@ -476,15 +482,11 @@ export async function buildCvReport(
   const summaryRows: Cell[][] = [];
   for (const e of entries) {
     for (const flux of FLUXES) {
-      const r2 = [...siteMap(sites, e.name, flux, "r2").values()];
+      const r2 = [...siteValues(sites, e.name, flux, "r2").values()];
       if (!r2.length) continue;
-      const r2c = [...siteMap(sites, e.name, flux, "r2_clipped").values()];
-      const rmse = [...siteMap(sites, e.name, flux, "rmse").values()];
-      const median = (v: number[]) => {
-        const s = v.slice().sort((a, b) => a - b);
-        const h = (s.length - 1) / 2;
-        return s[Math.floor(h)] + (h - Math.floor(h)) * (s[Math.ceil(h)] - s[Math.floor(h)]);
-      };
+      const r2c = [...siteValues(sites, e.name, flux, "r2_clipped").values()];
+      const rmse = [...siteValues(sites, e.name, flux, "rmse").values()];
+      const median = (v: number[]) => quantile(v, 0.5);
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
       summaryRows.push([
         cvDisplayName(e.name),
