@@ -23,6 +23,12 @@ export const INFERENCE_SUPPORT = ["sampled", "all"] as const;
 /** One of {@linkcode INFERENCE_SUPPORT}. */
 export type InferenceSupport = typeof INFERENCE_SUPPORT[number];
 
+/** How GPP and RECO are kept non-negative in training and inference (`model.nonNegative`). */
+export const NON_NEGATIVE = ["softplus"] as const;
+
+/** One of {@linkcode NON_NEGATIVE}. */
+export type NonNegative = typeof NON_NEGATIVE[number];
+
 /**
  * The model configuration schema. Defaults are the paper's widths (H 128, Z 32, one LSTM layer).
  *
@@ -44,10 +50,14 @@ export type InferenceSupport = typeof INFERENCE_SUPPORT[number];
  *   - `inferenceSupport`: "sampled" (default: K support windows drawn per query window, as in
  *     training) or "all" (at prediction time, z of a site = the encoder over every window of its
  *     support pool, computed once per site; training is unchanged).
+ * - `nonNegative` (every model): absent (default: the linear head; GPP and RECO are clipped at 0
+ *   only at inference) or "softplus" (GPP and RECO pass through softplus in physical units, in
+ *   the loss, the validation loss and every inference path; see `heads.ts` `applyHeads`).
  *
- * The four TAM-RL fields have no zod default on purpose: a config that leaves them out parses to
- * the same object as before they existed, so its config.json and its run hash (`runConfigHash`:
- * run caches, resuming) are unchanged; code reads them through {@linkcode tamrlOptions}.
+ * The four TAM-RL fields and `nonNegative` have no zod default on purpose: a config that leaves
+ * them out parses to the same object as before they existed, so its config.json and its run hash
+ * (`runConfigHash`: run caches, resuming) are unchanged; code reads the TAM-RL ones through
+ * {@linkcode tamrlOptions}.
  */
 export const ModelConfigSchema = z.object({
   name: z.enum(MODEL_NAMES),
@@ -63,6 +73,7 @@ export const ModelConfigSchema = z.object({
   zDropout: z.number().min(0).lt(1).optional(),
   encoderStatic: z.boolean().optional(),
   inferenceSupport: z.enum(INFERENCE_SUPPORT).optional(),
+  nonNegative: z.enum(NON_NEGATIVE).optional(),
 }).strict();
 
 /** A validated model configuration (all defaults filled in). */

@@ -38,5 +38,7 @@ export { addEncoder, encodeSupport } from "./encoder.ts";
 export type { EncoderParts } from "./encoder.ts";
 export { createTamRl, regularizeZ } from "./tamrl.ts";
 export { createMlp } from "./mlp.ts";
+export { applyHeads, applyWithHeads } from "./heads.ts";
+export type { HeadOptions } from "./heads.ts";
 export { checkDims, checkSupport, createFluxModel } from "./model_base.ts";
 export type { ForwardContext, ModelSpec } from "./model_base.ts";

@@ -65,7 +65,8 @@ export interface LossValues {
 }
 
 /**
- * The loss sums of one batch. `pred` is [B, T, 3] on the standardized scale.
+ * The loss sums of one batch. `pred` is [B, T, 3] on the standardized scale, after the model's
+ * output heads (lib/models `applyWithHeads`).
  *
  * @example
  * ```ts

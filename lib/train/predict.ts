@@ -24,6 +24,7 @@ import {
 } from "./contracts.ts";
 import { type PredictedDay, type Target, TARGETS } from "../data/targets.ts";
 import { tamrlOptions } from "../models/config.ts";
+import { applyWithHeads } from "../models/heads.ts";
 import { bias, r2, rmse, validPairs } from "../metrics/metrics.ts";
 
 export type { PredictedDay } from "../data/targets.ts";
@@ -77,6 +78,8 @@ export function checkFinitePrediction(
 
 /**
  * A model's prediction for a batch in physical units, GPP and RECO clipped at 0: `[B, T, 3]`.
+ * The model's output heads (lib/models `applyWithHeads`, e.g. `nonNegative: "softplus"`) come
+ * first, as in training, so the clip is a no-op (up to float rounding) for a non-negative model.
  *
  * @example
  * ```ts ignore
@@ -91,9 +94,10 @@ export function predictPhysical(
 ): tf.Tensor3D {
   return tf.tidy(() => {
     const input = { xDyn: batch.xDyn, xStatic: batch.xStatic, support: batch.support };
-    const pred = model.apply(
+    const pred = applyWithHeads(
+      model,
       options.z === undefined ? input : { ...input, z: options.z },
-      { training: false },
+      { training: false, targetScale },
     );
     return clipPhysical(pred, targetScale);
   });

@@ -32,6 +32,7 @@ import {
 import { Adam } from "./optim.ts";
 import { deriveSeed } from "./seed.ts";
 import { encodeWeights, readWeights } from "../models/weights.ts";
+import { applyWithHeads } from "../models/heads.ts";
 import {
   assignVariables,
   atomicWrite,
@@ -202,7 +203,8 @@ export function lossOptionsOf(config: ExperimentConfig, source: BatchSource): Lo
 }
 
 /**
- * One optimisation step on one batch: forward (training mode, dropout seeded by `seed`), loss,
+ * One optimisation step on one batch: forward (training mode, dropout seeded by `seed`; the
+ * model's output heads, lib/models `applyWithHeads`, with the loss's target scale), loss,
  * gradients, update. Returns the batch's loss sums (the caller disposes them with `disposeSums`)
  * and the gradient norm. The batch is not disposed.
  *
@@ -221,9 +223,10 @@ export function trainStep(
   const entries = [...model.variables.entries()];
   let kept: LossSums | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const pred = model.apply(
+    const pred = applyWithHeads(
+      model,
       { xDyn: batch.xDyn, xStatic: batch.xStatic, support: batch.support },
-      { training: true, seed: options.seed },
+      { training: true, seed: options.seed, targetScale: options.loss.targetScale },
     );
     const sums = lossSums(pred, batch, options.loss);
     kept = {
@@ -248,7 +251,8 @@ export function trainStep(
 }
 
 /**
- * The loss terms of a model over a whole source (no dropout, no gradients).
+ * The loss terms of a model over a whole source (no dropout, no gradients; the model's output
+ * heads as in {@link trainStep}).
  *
  * @example
  * ```ts ignore
@@ -265,9 +269,10 @@ export function evaluateLoss(
   for (const batch of source.batches({ batchSize: options.batchSize, shuffle: false, seed: 0 })) {
     try {
       const sums = tf.tidy(() => {
-        const pred = model.apply(
+        const pred = applyWithHeads(
+          model,
           { xDyn: batch.xDyn, xStatic: batch.xStatic, support: batch.support },
-          { training: false },
+          { training: false, targetScale: options.loss.targetScale },
         );
         return lossSums(pred, batch, options.loss);
       });
