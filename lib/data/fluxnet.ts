@@ -640,7 +640,9 @@ export async function loadFluxnet(options: LoadFluxnetOptions = {}): Promise<Flu
 
   const texts = await Promise.all(files.map((f) => Deno.readTextFile(f.path)));
   const parsed = files.map((f, i) => parseFluxnetDaily(texts[i], { file: f.path, site: f.site }));
-  parsed.forEach((p, i) => checkSiteConsistency(p, { file: files[i].path, sitesCsv, site: sites[i] }));
+  parsed.forEach((p, i) =>
+    checkSiteConsistency(p, { file: files[i].path, sitesCsv, site: sites[i] })
+  );
   const { frame, kept, dropped } = buildFrame(parsed, siteInfo, opts.dropEmptyDays);
   const fileReports: FileReport[] = parsed.map((p, i) => {
     let lo = p.days[0], hi = p.days[0];

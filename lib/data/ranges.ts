@@ -147,7 +147,10 @@ export function saturationVapourPressure(taC: number): number {
 function dayOfYearOf(day: number): { doy: number; daysInYear: number } {
   const y = new Date(day * 86_400_000).getUTCFullYear();
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  return { doy: day - Math.round(Date.UTC(y, 0, 1) / 86_400_000) + 1, daysInYear: leap ? 366 : 365 };
+  return {
+    doy: day - Math.round(Date.UTC(y, 0, 1) / 86_400_000) + 1,
+    daysInYear: leap ? 366 : 365,
+  };
 }
 
 /** The daily drivers of one site as checked by {@link findInconsistentDriver}: NaN = missing. */
@@ -212,7 +215,9 @@ export function findInconsistentDriver(
       days: vpdDays,
       message: `implausible VPD_F ${vpd![vpdFirst]} hPa above saturation at TA_F ` +
         `${ta![vpdFirst]} degC (e_sat ${e.toFixed(1)} hPa; at most ${v.factor} e_sat + ` +
-        `${v.offset} = ${(v.factor * e + v.offset).toFixed(1)} hPa is plausible for a daily mean; ` +
+        `${v.offset} = ${
+          (v.factor * e + v.offset).toFixed(1)
+        } hPa is plausible for a daily mean; ` +
         `${on(vpdDays)} fail)`,
     };
   }
