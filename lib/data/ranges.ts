@@ -9,7 +9,7 @@
  * GPP_DT 0 .. 30.5, RECO -8.1 .. 76.5 gC m-2 d-1; QC fractions 0 .. 1.
  *
  * MODIS LAI and EVI (the monthly MetaFlux files, lib/data/modis.ts) have ranges here too: LAI in
- * [0, 10] m2 m-2 (the valid range of the MODIS LAI product; the 184 MetaFlux files: 0 .. 6.61,
+ * [0, 10] m2 m-2 (the valid range of the MODIS LAI product; the 183 MetaFlux sites: 0 .. 6.61,
  * AU-Tum) and EVI in [-1, 1] (bounded by its definition; MetaFlux: 0 .. 0.93).
  *
  * Beyond one column at a time, the drivers are checked against each other and against the site
