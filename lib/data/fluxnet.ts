@@ -15,12 +15,12 @@ import pl from "polars";
 import { z } from "zod";
 import { hashKey, readFrameCache, stampInputs, writeFrameCache } from "./cache.ts";
 import { cacheDir, DATA_HELP, resolveDataDir } from "./paths.ts";
-import { findImplausible } from "./ranges.ts";
+import { checkLatitude, findImplausible, findInconsistentDriver } from "./ranges.ts";
 import { type DropRecord, type FileReport, type LoadReport, LoadReportSchema } from "./report.ts";
 import { InputError, type InputLocation, loadSites, type Site } from "./sites.ts";
 
 /** Bump when the table built from the same files would change; older caches become stale. */
-export const LOADER_VERSION = 1;
+export const LOADER_VERSION = 2;
 
 /** The Float64 columns of the loaded table. */
 export const VALUE_COLUMNS = [
@@ -437,6 +437,41 @@ export function parseFluxnetDaily(
   };
 }
 
+/**
+ * Check one parsed file's drivers against each other and against its site's latitude
+ * (lib/data/ranges.ts `checkLatitude`, `findInconsistentDriver`). Throws a
+ * {@link FluxnetInputError}: a latitude inconsistent with the record's SW_IN_F names the site table
+ * and column LAT; a day with VPD_F above saturation or SW_IN_F above the potential radiation
+ * names the file, the column and the line.
+ *
+ * @example
+ * ```ts ignore
+ * checkSiteConsistency(parsed, { file: path, sitesCsv, site });
+ * ```
+ */
+export function checkSiteConsistency(
+  parsed: Pick<ParsedDaily, "days" | "values" | "lines" | "site">,
+  options: { file: string; sitesCsv: string; site: Pick<Site, "LAT"> },
+): void {
+  const { file, sitesCsv, site } = options;
+  const drivers = { days: parsed.days, ...parsed.values };
+  const lat = checkLatitude(drivers, { lat: site.LAT });
+  if (lat.message) {
+    throw new FluxnetInputError(`site ${parsed.site}: ${lat.message} (daily file ${file})`, {
+      file: sitesCsv,
+      column: "LAT",
+    });
+  }
+  const bad = findInconsistentDriver(drivers, { lat: site.LAT });
+  if (bad) {
+    throw new FluxnetInputError(bad.message, {
+      file,
+      column: bad.column,
+      line: parsed.lines[bad.index],
+    });
+  }
+}
+
 interface Resolved {
   dir: string;
   sitesCsv: string;
@@ -541,7 +576,9 @@ function daysPerSiteOf(frame: pl.DataFrame): Record<string, number> {
 }
 
 /**
- * Load FLUXNET2015 daily files into one long table joined with sites.csv.
+ * Load FLUXNET2015 daily files into one long table joined with sites.csv. Besides each file's own
+ * checks ({@link parseFluxnetDaily}), every site's drivers are checked against each other and its
+ * LAT ({@link checkSiteConsistency}); a failure is an error, nothing is dropped silently.
  *
  * @example
  * ```ts
@@ -603,6 +640,9 @@ export async function loadFluxnet(options: LoadFluxnetOptions = {}): Promise<Flu
 
   const texts = await Promise.all(files.map((f) => Deno.readTextFile(f.path)));
   const parsed = files.map((f, i) => parseFluxnetDaily(texts[i], { file: f.path, site: f.site }));
+  parsed.forEach((p, i) =>
+    checkSiteConsistency(p, { file: files[i].path, sitesCsv, site: sites[i] })
+  );
   const { frame, kept, dropped } = buildFrame(parsed, siteInfo, opts.dropEmptyDays);
   const fileReports: FileReport[] = parsed.map((p, i) => {
     let lo = p.days[0], hi = p.days[0];

@@ -21,6 +21,7 @@
  * @module
  */
 import { join } from "node:path";
+import { findImplausible } from "./ranges.ts";
 
 /** The MODIS variables used as features. */
 export const MODIS_VARIABLES = ["LAI", "EVI"] as const;
@@ -64,7 +65,8 @@ function parseValue(raw: string, where: string): number | null {
 
 /**
  * Read a MetaFlux monthly CSV (one or several sites; the `Site` column names them, else `site`
- * must be given). Only TIMESTAMP, Site, LAI and EVI are read.
+ * must be given). Only TIMESTAMP, Site, LAI and EVI are read; a value outside its plausible range
+ * (lib/data/ranges.ts: LAI 0-10, EVI -1-1) is an error naming the file, line, column and month.
  *
  * @example
  * ```ts
@@ -108,8 +110,12 @@ export function readModisMonthlyFile(
       bySite.set(site, entry);
     }
     entry.months.push(Number(ts));
-    entry.LAI.push(parseValue(cells[iLai], `${where}, column LAI`));
-    entry.EVI.push(parseValue(cells[iEvi], `${where}, column EVI`));
+    for (const [v, i] of [["LAI", iLai], ["EVI", iEvi]] as const) {
+      const value = parseValue(cells[i], `${where}, column ${v}`);
+      const bad = value === null ? null : findImplausible(v, [value]);
+      if (bad) throw new Error(`${where}, column ${v}: month ${ts}: ${bad.message}`);
+      entry[v].push(value);
+    }
   }
   for (const entry of bySite.values()) {
     for (let i = 1; i < entry.months.length; i++) {

@@ -14,6 +14,13 @@
  *   ratio reads as kPa. Values in kPa give 0.008-0.079, so kPa at the most arid sites (ratio above
  *   0.6 in hPa) is not detected.
  *
+ * The drivers are also checked against each other and the site (the thresholds of
+ * lib/data/ranges.ts `DRIVER_CONSISTENCY`, shared with the training loader): a record whose
+ * SW_IN_F does not follow the seasonal cycle of the potential radiation at LAT is an error naming
+ * the site table, column LAT and line ({@link checkDriverLatitude}, before the unit checks); VPD_F
+ * above saturation at TA_F or SW_IN_F above the potential radiation on a day is an error naming
+ * the file, column and line ({@link checkDriverConsistency}, after them).
+ *
  * @module
  */
 import { z } from "zod";
@@ -21,7 +28,12 @@ import { dayOfYear } from "../data/features.ts";
 import { FluxnetInputError, listFluxnetFiles } from "../data/fluxnet.ts";
 import { IGBP_CODES, KOPPEN_GROUPS, parseSiteTable } from "../data/sites.ts";
 import { potentialShortwave } from "../data/solar.ts";
-import { PLAUSIBLE_RANGES } from "../data/ranges.ts";
+import {
+  checkLatitude,
+  findInconsistentDriver,
+  PLAUSIBLE_RANGES,
+  saturationVapourPressure,
+} from "../data/ranges.ts";
 import { STATIC_EXTRA } from "../data/static.ts";
 
 /** Tower drivers a run may read from the daily files, with their FLUXNET2015 units. */
@@ -398,10 +410,7 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Saturation vapour pressure over water, hPa (Magnus, WMO). */
-function saturation(taC: number): number {
-  return 6.112 * Math.exp((17.62 * taC) / (243.12 + taC));
-}
+const saturation = saturationVapourPressure;
 
 /**
  * Summarise the drivers of one file (see {@link DriverSummary}).
@@ -477,6 +486,56 @@ export function checkDriverUnits(daily: DriverDaily, options: { lat: number }): 
         column: summary.column,
       });
     }
+  }
+}
+
+/**
+ * Check that a file's SW_IN_F follows the seasonal cycle of the potential radiation at the site's
+ * LAT (lib/data/ranges.ts `checkLatitude`, as the training loader); throws a `FluxnetInputError`
+ * naming the site table, column LAT and the site's line. Run it before {@link checkDriverUnits}:
+ * a flipped latitude also spoils the unit check's ratio to the potential radiation, while a
+ * correlation does not depend on the unit.
+ *
+ * @example
+ * ```ts ignore
+ * checkDriverLatitude(parsed, { site, sitesFile: "my_sites/sites.csv" });
+ * ```
+ */
+export function checkDriverLatitude(
+  daily: DriverDaily,
+  options: { site: Pick<PredictionSite, "LAT" | "line">; sitesFile: string },
+): void {
+  const { site, sitesFile } = options;
+  const lat = checkLatitude({ days: daily.days, ...daily.values }, { lat: site.LAT });
+  if (lat.message) {
+    throw new FluxnetInputError(`site ${daily.site}: ${lat.message} (daily file ${daily.file})`, {
+      file: sitesFile,
+      column: "LAT",
+      line: site.line,
+    });
+  }
+}
+
+/**
+ * Check a file's drivers against each other and the site's latitude day by day
+ * (lib/data/ranges.ts `findInconsistentDriver`, as the training loader): VPD_F above saturation at
+ * TA_F, SW_IN_F above the potential radiation. Throws a `FluxnetInputError` naming the file,
+ * column and line of the first implausible day (and how many days fail). Run it after
+ * {@link checkDriverUnits}, whose unit hints are more telling for a whole column in a wrong unit.
+ *
+ * @example
+ * ```ts ignore
+ * checkDriverConsistency(parsed, { lat: 43.74 });
+ * ```
+ */
+export function checkDriverConsistency(daily: DriverDaily, options: { lat: number }): void {
+  const bad = findInconsistentDriver({ days: daily.days, ...daily.values }, options);
+  if (bad) {
+    throw new FluxnetInputError(bad.message, {
+      file: daily.file,
+      column: bad.column,
+      line: daily.lines[bad.index],
+    });
   }
 }
 

@@ -53,6 +53,8 @@ import {
   modisVariables,
 } from "./groups.ts";
 import {
+  checkDriverConsistency,
+  checkDriverLatitude,
   checkDriverUnits,
   type DriverDaily,
   type FileDriver,
@@ -424,7 +426,9 @@ async function predictWith(
     if (group) checkStatics(group, site, options.sites);
     const text = await Deno.readTextFile(f.path);
     const daily = parseDriverDaily(text, { file: f.path, site: f.site, drivers });
+    checkDriverLatitude(daily, { site, sitesFile: options.sites });
     checkDriverUnits(daily, { lat: site.LAT });
+    checkDriverConsistency(daily, { lat: site.LAT });
     prepared.push({ site, daily, group });
   }
   // out-of-distribution references, one per group (lib/predict/ood.ts); warnings said once
