@@ -28,7 +28,10 @@ export interface PlausibleRange {
  *   gap-filling noise;
  * - fluxes: the largest daily NEE of crops is about -25; GPP and RECO up to 100 allow the
  *   partitioning artefacts of the record (GPP_NT 76 at CA-Man);
- * - QC columns are fractions of good half-hours.
+ * - QC columns are fractions of good half-hours;
+ * - P (precipitation, mm d-1, the monthly mean of daily sums in the MetaFlux monthly files, P_F
+ *   and P_ERA): non-negative; the wettest calendar month on record (Cherrapunji, July 1861, about
+ *   9300 mm) is 300 mm d-1. The 183 sites' monthly files: 0 .. 25.2 mm d-1 (AU-DaS, 2008-02).
  *
  * @example
  * ```ts
@@ -48,6 +51,7 @@ export const PLAUSIBLE_RANGES = {
   SW_IN_F_QC: { min: 0, max: 1, unit: "(fraction)" },
   VPD_F_QC: { min: 0, max: 1, unit: "(fraction)" },
   NEE_QC: { min: 0, max: 1, unit: "(fraction)" },
+  P: { min: 0, max: 300, unit: "mm d-1" },
 } as const satisfies Record<string, PlausibleRange>;
 
 /** A column with a plausible range. */
