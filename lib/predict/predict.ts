@@ -24,7 +24,11 @@
  * values extrapolate and the status says so. An ensemble whose members use different feature
  * sets is split into groups (lib/predict/groups.ts): a site with MODIS (at least one value of each
  * variable) is predicted by the MODIS members, a site without by the meteo-only members
- * ({@link STATUS_OK_METEO}), else its days get {@link STATUS_NO_MODIS}. Plain days say `ok`.
+ * ({@link STATUS_OK_METEO}), else its days get {@link STATUS_NO_MODIS}. Members of a water feature
+ * set (`*_water`, lib/data/water.ts) also need the monthly file's precipitation: months without P
+ * are filled from the site's mean seasonal cycle of P ({@link STATUS_OK_SEASONAL_P}), a site
+ * without any goes to members without the water drivers ({@link STATUS_OK_NO_WATER}), else
+ * {@link STATUS_NO_MONTHLY}. Plain days say `ok`.
  *
  * Days that cannot be predicted carry null values and a status giving the reason.
  *
@@ -146,7 +150,8 @@ export interface PredictSitesOptions {
   sites: string;
   /**
    * Folder of `<SITE>_MM.csv` monthly files (MetaFlux layout); required when every member uses
-   * LAI/EVI. A site without a file is predicted by the meteo-only members, if any.
+   * LAI/EVI or (water feature sets) precipitation. A site without a file is predicted by the
+   * members that need none, if any.
    */
   monthly?: string;
   /** Predict only these sites of the folder. */
