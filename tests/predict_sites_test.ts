@@ -20,8 +20,11 @@ import {
   type PredictSitesOptions,
   siteInputs,
   STATUS_NO_MODIS,
+  STATUS_NO_MONTHLY,
   STATUS_OK_METEO,
+  STATUS_OK_NO_WATER,
   STATUS_OK_SEASONAL,
+  STATUS_OK_SEASONAL_P,
 } from "../lib/predict/mod.ts";
 import { predictEnsemble, runPaths } from "../lib/train/mod.ts";
 import { fixtureDataset, paths } from "./_dataset_fixtures.ts";
@@ -283,6 +286,95 @@ Deno.test("predict's inputs equal the dataset's with minimal_trailing, standardi
   assert.equal(report.total.predicted, report.total.days);
   // a site table without the run's extra columns is refused, naming the column
   await assert.rejects(() => predictSites(run, base), /CANOPY_HEIGHT column/);
+});
+
+/** A prediction site table of FR-Pue and AU-Lox with the extra columns (AU-Lox's WHC empty). */
+async function siteTableWithExtra(name: string): Promise<string> {
+  const cols = [...SITE_COLS, "CANOPY_HEIGHT", "WHC"];
+  const path = join(tmp, `${name}.csv`);
+  const rows = allSites.filter((s) => ["FR-Pue", "AU-Lox"].includes(s.SITE_ID))
+    .map((s) => cols.map((c) => String((s as Record<string, unknown>)[c] ?? "")).join(","));
+  await Deno.writeTextFile(path, [cols.join(","), ...rows].join("\n") + "\n");
+  return path;
+}
+
+/** A monthly folder from the fixture file, each line edited (header: cells of line 0). */
+async function monthlyFolder(
+  name: string,
+  edit: (site: string, header: string[], cells: string[]) => void,
+): Promise<string> {
+  const dir = join(tmp, name);
+  await Deno.mkdir(dir, { recursive: true });
+  for (const site of ["FR-Pue", "AU-Lox"]) {
+    const lines = (await Deno.readTextFile(join(monthly, `${site}_MM.csv`))).trim().split("\n");
+    const header = lines[0].split(",");
+    const out = lines.map((l, i) => {
+      const cells = l.split(",");
+      if (i > 0) edit(site, header, cells);
+      return cells.join(",");
+    });
+    await Deno.writeTextFile(join(dir, `${site}_MM.csv`), out.join("\n") + "\n");
+  }
+  return dir;
+}
+
+const dsWater = await fixtureDataset({
+  featureSet: "minimal_trailing_water",
+  window: 30,
+  stride: 15,
+  supportK: 3,
+});
+const waterRun = await writeRun(join(tmp, "runs", "water", "seed0"), "tamrl", 5, () => {}, dsWater);
+
+Deno.test("predict's inputs equal the dataset's with minimal_trailing_water (P, P_MEAN30/90, SWI)", async () => {
+  assert.deepEqual(dsWater.featureNames.dyn.slice(-4), ["P", "P_MEAN30", "P_MEAN90", "SWI"]);
+  const withWhc = await siteTableWithExtra("sites_whc");
+  await assertInputsEqualDataset(waterRun, dsWater, withWhc);
+  const { report } = await predictSites(waterRun, { ...base, sites: withWhc });
+  assert.equal(report.total.predicted, report.total.days);
+  for (const s of report.sites) assert.deepEqual(Object.keys(s.reasons), ["ok"]);
+  // no --monthly and no member without monthly data: refused, naming precipitation
+  await assert.rejects(
+    () => predictSites(waterRun, { ...base, sites: withWhc, monthly: undefined }),
+    /uses MODIS LAI and EVI and precipitation \(P_F\/P_ERA\) .*--monthly/,
+  );
+});
+
+Deno.test("water members: P filled from the seasonal cycle is said; a site without P goes to the others", async () => {
+  const withWhc = await siteTableWithExtra("sites_whc2");
+  // FR-Pue: no P in July 2012; AU-Lox: no precipitation at all
+  const holes = await monthlyFolder("monthly_holes", (site, header, cells) => {
+    const ts = cells[header.indexOf("TIMESTAMP")];
+    const row = cells[header.indexOf("Site")];
+    if ((site === "FR-Pue" && row === "FR-Pue" && ts === "201207") || site === "AU-Lox") {
+      for (const c of ["P_F", "P_ERA"]) cells[header.indexOf(c)] = "";
+    }
+  });
+  const options = { ...base, sites: withWhc, monthly: holes, only: ["FR-Pue"] };
+  const { frame, report } = await predictSites(waterRun, options);
+  const rows = rowsOf(frame);
+  for (const r of rows) {
+    const d = String(r.date);
+    // July and the 89 days after its last day (to 10-28) have P from the cycle in a window
+    const filled = d >= "2012-07-01" && d <= "2012-10-28";
+    assert.equal(r.status, filled ? STATUS_OK_SEASONAL_P : "ok", d);
+    assert.ok(Number.isFinite(r.GPP), d);
+  }
+  assert.equal(report.sites[0].reasons[STATUS_OK_SEASONAL_P], 31 + 89);
+  // AU-Lox (no P): no group of the water run alone can predict it
+  const lox = await predictSites(waterRun, { ...options, only: ["AU-Lox"] });
+  assert.equal(lox.report.sites[0].group, null);
+  assert.ok(rowsOf(lox.frame).every((r) => r.status === STATUS_NO_MONTHLY && r.GPP === null));
+  // a mixed ensemble (water members and minimal ones): AU-Lox goes to the minimal members
+  const mixed = await predictSites([seed0, waterRun], { ...options, only: undefined });
+  assert.deepEqual(mixed.report.groups.map((g) => g.featureSet), [
+    "minimal_trailing_water",
+    "minimal",
+  ]);
+  const site = (id: string) => mixed.report.sites.find((s) => s.site === id)!;
+  assert.equal(site("FR-Pue").group, "minimal_trailing_water");
+  assert.equal(site("AU-Lox").group, "minimal");
+  assert.deepEqual(site("AU-Lox").reasons, { [STATUS_OK_NO_WATER]: site("AU-Lox").days });
 });
 
 Deno.test("every input day appears exactly once, sorted, with the documented columns", async () => {

@@ -33,6 +33,7 @@ import {
   type FeatureReport,
   FeatureSetSchema,
   needsTrailing,
+  needsWater,
 } from "./features.ts";
 import { loadFluxnet } from "./fluxnet.ts";
 import { loadModisMonthly, type ModisMonthly } from "./modis.ts";
@@ -64,7 +65,9 @@ export const DatasetConfigSchema = z.object({
   /**
    * Named dynamic feature set: "minimal" (meteo + LAI/EVI + calendar), "meteo" (no LAI/EVI),
    * "minimal_trailing"/"meteo_trailing" (each plus 7- and 30-day trailing means of TA_F, SW_IN_F
-   * and VPD_F, as the trees compute them).
+   * and VPD_F, as the trees compute them), "minimal_trailing_water"/"meteo_trailing_water" (each
+   * plus P, P_MEAN30, P_MEAN90 and SWI of lib/data/water.ts; days without monthly P are null, so
+   * their windows are dropped and counted as `nullDriver`).
    */
   featureSet: FeatureSetSchema.default("minimal"),
   /** Window length in days (the paper used 45). */
@@ -263,6 +266,7 @@ export async function buildDataset(
     modis,
     maxGapMonths: cfg.modisMaxGapMonths,
     trailing: needsTrailing(dynNames),
+    water: needsWater(dynNames),
   });
   const tFeatures = performance.now();
 

@@ -13,10 +13,17 @@
  *
  * - TA_F_MEAN7, TA_F_MEAN30, SW_IN_F_MEAN7, ... (`trailing: true` only): trailing means of the
  *   drivers over 7 and 30 calendar days, per site (lib/data/trailing.ts, the trees' definition).
+ * - P, P_MEAN30, P_MEAN90, SWI (`water: true` only; {@link WATER_COLUMNS}): daily precipitation
+ *   from the monthly files (P_F, else P_ERA), its 30- and 90-day trailing means and a bucket
+ *   soil-water index (lib/data/water.ts), with the flag P_MISSING (1: no observed monthly P
+ *   covers the day; with `modisFill: "seasonalCycle"` such a day holds the site's mean seasonal
+ *   cycle of P).
  *
  * Named feature sets ({@link FEATURE_SETS}) choose the dynamic columns: `minimal` (meteorology +
  * LAI/EVI + calendar), `meteo` (the same without LAI/EVI), and `minimal_trailing`/`meteo_trailing`
- * (each plus the trailing means {@link TRAILING_COLUMNS}). All use every static descriptor.
+ * (each plus the trailing means {@link TRAILING_COLUMNS}), and `minimal_trailing_water`/
+ * `meteo_trailing_water` (each of those plus the water columns {@link WATER_COLUMNS}). All use
+ * every static descriptor.
  *
  * @module
  */
@@ -33,6 +40,7 @@ import {
 import { columnAsFloat64 } from "./scaler.ts";
 import { dayLength, potentialShortwave } from "./solar.ts";
 import { parseTrailingName, TRAILING_COLUMNS, trailingMean } from "./trailing.ts";
+import { DEFAULT_WHC, siteWater, type SiteWaterReport, WATER_COLUMNS } from "./water.ts";
 
 /**
  * Every dynamic column of the feature table, the feature set `minimal` (with `trailing: true`,
@@ -58,9 +66,18 @@ export const FEATURE_SETS: Record<FeatureSet, readonly string[]> = {
   meteo: METEO,
   minimal_trailing: [...DYNAMIC_COLUMNS, ...TRAILING_COLUMNS],
   meteo_trailing: [...METEO, ...TRAILING_COLUMNS],
+  minimal_trailing_water: [...DYNAMIC_COLUMNS, ...TRAILING_COLUMNS, ...WATER_COLUMNS],
+  meteo_trailing_water: [...METEO, ...TRAILING_COLUMNS, ...WATER_COLUMNS],
 };
 /** The name of a feature set. */
-export const FeatureSetSchema = z.enum(["minimal", "meteo", "minimal_trailing", "meteo_trailing"]);
+export const FeatureSetSchema = z.enum([
+  "minimal",
+  "meteo",
+  "minimal_trailing",
+  "meteo_trailing",
+  "minimal_trailing_water",
+  "meteo_trailing_water",
+]);
 /** The name of a feature set. */
 export type FeatureSet = z.infer<typeof FeatureSetSchema>;
 
@@ -81,6 +98,17 @@ export const FRAME_COLUMNS = [
 export interface FeatureSite {
   SITE_ID: string;
   LAT: number | null;
+  /** Water-holding capacity, mm (water columns only; null/absent: lib/data/water.ts DEFAULT_WHC). */
+  WHC?: number | null;
+}
+
+/** The water drivers of {@link buildFeatures} (`water: true`): per site, and the default WHC. */
+export interface WaterFeatureReport {
+  defaultWhc: number;
+  /** Sites that use the default WHC. */
+  sitesWithDefaultWhc: string[];
+  /** Per site: source of P (months by source), WHC, mean SWI. */
+  sites: Record<string, SiteWaterReport>;
 }
 
 /** What {@link buildFeatures} did. */
@@ -93,6 +121,8 @@ export interface FeatureReport {
   modis: ModisReport;
   /** Sites with no MODIS file or value. */
   sitesWithoutModis: string[];
+  /** The water drivers (only with `water: true`). */
+  water?: WaterFeatureReport;
 }
 
 /** Row ranges of each site in a frame sorted by site then date. */
@@ -180,11 +210,27 @@ export function needsTrailing(dynNames: readonly string[]): boolean {
 }
 
 /**
+ * Whether dynamic feature names include water drivers (then {@link buildFeatures} needs
+ * `water: true`).
+ *
+ * @example
+ * ```ts
+ * import { FEATURE_SETS, needsWater } from "./features.ts";
+ * needsWater(FEATURE_SETS.meteo_trailing_water); // true
+ * ```
+ */
+export function needsWater(dynNames: readonly string[]): boolean {
+  return dynNames.some((n) => WATER_COLUMNS.includes(n));
+}
+
+/**
  * Build the per-day feature table from the loader's frame.
  *
  * Output columns: site, date, every {@link DYNAMIC_COLUMNS}, with `trailing: true` then every
- * {@link TRAILING_COLUMNS}, LAI_MISSING, EVI_MISSING (0/1), GPP, RECO, NEE, NEE_QC; same rows and
- * order as `frame`.
+ * {@link TRAILING_COLUMNS}, with `water: true` then every {@link WATER_COLUMNS}, LAI_MISSING,
+ * EVI_MISSING (0/1), with `water: true` P_MISSING (0/1), GPP, RECO, NEE, NEE_QC; same rows and
+ * order as `frame`. The water columns need each site's monthly file in `modis` (its P_F/P_ERA)
+ * and its WHC in `sites` (else the default).
  *
  * @example
  * ```ts
@@ -199,10 +245,15 @@ export function buildFeatures(
   sites: readonly FeatureSite[],
   options: {
     modis: Map<string, ModisMonthly>;
-    /** Fill days without a MODIS observation from the site's mean seasonal cycle (prediction). */
+    /**
+     * Fill days without a MODIS observation (and, with `water`, without monthly precipitation)
+     * from the site's mean seasonal cycle (prediction).
+     */
     modisFill?: "seasonalCycle";
     /** Add the trailing driver means {@link TRAILING_COLUMNS} (default false). */
     trailing?: boolean;
+    /** Add the water drivers {@link WATER_COLUMNS} and P_MISSING (default false). */
+    water?: boolean;
   } & ModisInterpolationOptions,
 ): { table: pl.DataFrame; runs: SiteRuns; report: FeatureReport } {
   for (const c of FRAME_COLUMNS) {
@@ -212,6 +263,17 @@ export function buildFeatures(
   const n = frame.height;
   const days = frame.getColumn("date").cast(pl.Int32).toTypedArray() as Int32Array;
   const lat = new Map(sites.map((s) => [s.SITE_ID, s.LAT]));
+  const whcOf = new Map(sites.map((s) => [s.SITE_ID, s.WHC ?? null]));
+  const ta = options.water ? columnAsFloat64(frame, "TA_F") : null;
+  const swIn = options.water ? columnAsFloat64(frame, "SW_IN_F") : null;
+  const water: Record<string, Float64Array> = {};
+  if (options.water) { for (const c of WATER_COLUMNS) water[c] = new Float64Array(n); }
+  const pMissing = new Int8Array(options.water ? n : 0);
+  const waterReport: WaterFeatureReport = {
+    defaultWhc: DEFAULT_WHC,
+    sitesWithDefaultWhc: [],
+    sites: {},
+  };
   const swPot = new Float64Array(n);
   const dayLen = new Float64Array(n);
   const doySin = new Float64Array(n);
@@ -246,6 +308,17 @@ export function buildFeatures(
     const m = options.modis.get(site);
     if (!m) sitesWithoutModis.push(site);
     const siteDays = days.subarray(from, to);
+    if (options.water) {
+      const w = siteWater(m, {
+        days: siteDays,
+        ta: ta!.subarray(from, to),
+        swIn: swIn!.subarray(from, to),
+      }, { whc: whcOf.get(site), fill: options.modisFill });
+      for (const c of WATER_COLUMNS) water[c].set(w.columns[c], from);
+      pMissing.set(w.missing, from);
+      waterReport.sites[site] = w.report;
+      if (w.report.whcDefault) waterReport.sitesWithDefaultWhc.push(site);
+    }
     const opts = { maxGapMonths: options.maxGapMonths, report: modisReport };
     for (
       const [name, values, missing] of [["LAI", lai, laiMissing], ["EVI", evi, eviMissing]] as const
@@ -280,15 +353,28 @@ export function buildFeatures(
     ),
   );
   const trailing = options.trailing ? trailingColumns(base, runs) : null;
-  const dynamic = [...DYNAMIC_COLUMNS, ...(trailing ? TRAILING_COLUMNS : [])];
-  const table = pl.concat([base, computed, ...(trailing ? [trailing] : [])], {
-    how: "horizontal",
-  }).select(
+  const waterFrame = options.water
+    ? pl.DataFrame({ ...water, P_MISSING: pMissing }).withColumns(
+      ...WATER_COLUMNS.map((c) => pl.col(c).fillNan(pl.lit(null))),
+    )
+    : null;
+  const dynamic = [
+    ...DYNAMIC_COLUMNS,
+    ...(trailing ? TRAILING_COLUMNS : []),
+    ...(waterFrame ? WATER_COLUMNS : []),
+  ];
+  const table = pl.concat([
+    base,
+    computed,
+    ...(trailing ? [trailing] : []),
+    ...(waterFrame ? [waterFrame] : []),
+  ], { how: "horizontal" }).select(
     "site",
     "date",
     ...dynamic,
     "LAI_MISSING",
     "EVI_MISSING",
+    ...(waterFrame ? ["P_MISSING"] : []),
     "GPP",
     "RECO",
     "NEE",
@@ -299,7 +385,14 @@ export function buildFeatures(
   return {
     table,
     runs,
-    report: { rows: n, sites: runs.sites.length, nulls, modis: modisReport, sitesWithoutModis },
+    report: {
+      rows: n,
+      sites: runs.sites.length,
+      nulls,
+      modis: modisReport,
+      sitesWithoutModis,
+      ...(options.water ? { water: waterReport } : {}),
+    },
   };
 }
 

@@ -34,7 +34,19 @@ export interface ModisMonthly {
   months: number[]; // YYYYMM, ascending
   LAI: (number | null)[];
   EVI: (number | null)[];
+  /**
+   * Tower precipitation P_F, mm d-1 (the month's mean daily sum; a year of them times the days
+   * of each month sums to about MAP of sites.csv); set when the file has the column.
+   */
+  P_F?: (number | null)[];
+  /** Downscaled ERA-Interim precipitation P_ERA, mm d-1; set when the file has the column. */
+  P_ERA?: (number | null)[];
 }
+
+/** The precipitation columns of the monthly files, in order of preference (lib/data/water.ts). */
+export const PRECIPITATION_COLUMNS = ["P_F", "P_ERA"] as const;
+/** One of {@link PRECIPITATION_COLUMNS}. */
+export type PrecipitationColumn = typeof PRECIPITATION_COLUMNS[number];
 
 /** Why a daily value is what it is. */
 export type ModisReason =
@@ -65,8 +77,9 @@ function parseValue(raw: string, where: string): number | null {
 
 /**
  * Read a MetaFlux monthly CSV (one or several sites; the `Site` column names them, else `site`
- * must be given). Only TIMESTAMP, Site, LAI and EVI are read; a value outside its plausible range
- * (lib/data/ranges.ts: LAI 0-10, EVI -1-1) is an error naming the file, line, column and month.
+ * must be given). Only TIMESTAMP, Site, LAI and EVI are read, and P_F and P_ERA when the header
+ * has them; a value outside its plausible range (lib/data/ranges.ts: LAI 0-10, EVI -1-1, P
+ * 0-300 mm d-1) is an error naming the file, line, column and month.
  *
  * @example
  * ```ts
@@ -87,6 +100,8 @@ export function readModisMonthlyFile(
   };
   const iTs = col("TIMESTAMP", true), iSite = col("Site", false);
   const iLai = col("LAI", true), iEvi = col("EVI", true);
+  const iPrecip = PRECIPITATION_COLUMNS.map((c) => [c, col(c, false)] as const)
+    .filter(([, i]) => i >= 0);
   const bySite = new Map<string, ModisMonthly>();
   for (let li = 1; li < lines.length; li++) {
     const line = lines[li].replace(/\r$/, "");
@@ -107,6 +122,7 @@ export function readModisMonthlyFile(
     let entry = bySite.get(site);
     if (!entry) {
       entry = { site, months: [], LAI: [], EVI: [] };
+      for (const [c] of iPrecip) entry[c] = [];
       bySite.set(site, entry);
     }
     entry.months.push(Number(ts));
@@ -115,6 +131,12 @@ export function readModisMonthlyFile(
       const bad = value === null ? null : findImplausible(v, [value]);
       if (bad) throw new Error(`${where}, column ${v}: month ${ts}: ${bad.message}`);
       entry[v].push(value);
+    }
+    for (const [c, i] of iPrecip) {
+      const v = parseValue(cells[i], `${where}, column ${c}`);
+      const bad = v === null ? null : findImplausible("P", [v]);
+      if (bad) throw new Error(`${where}, column ${c}: month ${ts}: ${bad.message}`);
+      entry[c]!.push(v);
     }
   }
   for (const entry of bySite.values()) {
@@ -284,10 +306,29 @@ export function modisSeasonalCycle(
   monthly: ModisMonthly | undefined,
   variable: ModisVariable,
 ): number[] | null {
+  return monthly ? monthlySeasonalCycle(monthly.months, monthly[variable]) : null;
+}
+
+/**
+ * The mean seasonal cycle of any monthly series (`months` YYYYMM, `values` null or NaN =
+ * missing): the rule of {@link modisSeasonalCycle} (per calendar month the mean over the record,
+ * an empty calendar month interpolated round the year), null when no value at all. The water
+ * drivers (lib/data/water.ts) fill precipitation with it.
+ *
+ * @example
+ * ```ts
+ * import { monthlySeasonalCycle } from "./modis.ts";
+ * console.log(monthlySeasonalCycle([200101, 200201, 200103], [1, 3, 4])?.slice(0, 3)); // [2, 3, 4]
+ * ```
+ */
+export function monthlySeasonalCycle(
+  months: readonly number[],
+  values: readonly (number | null)[],
+): number[] | null {
   const sum = new Array(12).fill(0), count = new Array(12).fill(0);
-  monthly?.months.forEach((ym, i) => {
-    const v = monthly[variable][i];
-    if (v === null || !Number.isFinite(v)) return;
+  months.forEach((ym, i) => {
+    const v = values[i];
+    if (v === null || v === undefined || !Number.isFinite(v)) return;
     sum[(ym % 100) - 1] += v;
     count[(ym % 100) - 1]++;
   });

@@ -41,6 +41,9 @@ export interface PlausibleRange {
  *   partitioning artefacts of the record (GPP_NT 76 at CA-Man);
  * - QC columns are fractions of good half-hours;
  * - LAI (monthly MODIS): the product's valid range 0-10 m2 m-2; EVI: [-1, 1] by definition.
+ * - P (precipitation, mm d-1, the monthly mean of daily sums in the MetaFlux monthly files, P_F
+ *   and P_ERA): non-negative; the wettest calendar month on record (Cherrapunji, July 1861, about
+ *   9300 mm) is 300 mm d-1. The 183 sites' monthly files: 0 .. 25.2 mm d-1 (AU-DaS, 2008-02).
  *
  * @example
  * ```ts
@@ -62,6 +65,7 @@ export const PLAUSIBLE_RANGES = {
   NEE_QC: { min: 0, max: 1, unit: "(fraction)" },
   LAI: { min: 0, max: 10, unit: "m2 m-2" },
   EVI: { min: -1, max: 1, unit: "(index)" },
+  P: { min: 0, max: 300, unit: "mm d-1" },
 } as const satisfies Record<string, PlausibleRange>;
 
 /** A column with a plausible range. */

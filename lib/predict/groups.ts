@@ -3,13 +3,15 @@
  * `seed0..2` on the "minimal" set, MODIS LAI/EVI included, and `meteo_seed0..2` on "meteo"): the
  * members are grouped by the feature set their config.json names, and each group is loaded as one
  * {@link LoadedEnsemble} (members of a group must be seeds of one config). Groups that use MODIS
- * come first: a site with MODIS is predicted by them, a site without by a group that needs no
- * MODIS (lib/predict/predict.ts).
+ * come first, and among groups of equal MODIS use those with the water drivers (`*_water`, which
+ * need the site's monthly precipitation): a site with MODIS is predicted by them, a site without by
+ * a group that needs no MODIS, a site without precipitation by a group without the water drivers
+ * (lib/predict/predict.ts).
  *
  * @module
  */
 import { z } from "zod";
-import { FeatureSetSchema } from "../data/features.ts";
+import { FeatureSetSchema, needsWater } from "../data/features.ts";
 import { MODIS_VARIABLES, type ModisVariable } from "../data/modis.ts";
 import { readJson, runPaths } from "../train/runs.ts";
 import {
@@ -94,9 +96,9 @@ export async function loadEnsembleGroups(
     dispose();
     throw error;
   }
-  // MODIS groups first (stable otherwise)
-  groups.sort((a, b) =>
-    Number(modisVariables(a).length === 0) - Number(modisVariables(b).length === 0)
-  );
+  // MODIS groups first, then (within each) groups with the water drivers (stable otherwise)
+  const rank = (g: LoadedEnsemble) =>
+    2 * Number(modisVariables(g).length === 0) + Number(!needsWater(g.info.featureNames.dyn));
+  groups.sort((a, b) => rank(a) - rank(b));
   return { groups, dirs: groups.flatMap((g) => g.dirs), dispose };
 }

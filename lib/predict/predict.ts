@@ -24,7 +24,11 @@
  * values extrapolate and the status says so. An ensemble whose members use different feature
  * sets is split into groups (lib/predict/groups.ts): a site with MODIS (at least one value of each
  * variable) is predicted by the MODIS members, a site without by the meteo-only members
- * ({@link STATUS_OK_METEO}), else its days get {@link STATUS_NO_MODIS}. Plain days say `ok`.
+ * ({@link STATUS_OK_METEO}), else its days get {@link STATUS_NO_MODIS}. Members of a water feature
+ * set (`*_water`, lib/data/water.ts) also need the monthly file's precipitation: months without P
+ * are filled from the site's mean seasonal cycle of P ({@link STATUS_OK_SEASONAL_P}), a site
+ * without any goes to members without the water drivers ({@link STATUS_OK_NO_WATER}), else
+ * {@link STATUS_NO_MONTHLY}. Plain days say `ok`.
  *
  * Days that cannot be predicted carry null values and a status giving the reason.
  *
@@ -32,7 +36,7 @@
  */
 import pl from "polars";
 import { disposeBatch, type SupportStats, WindowBatchSource } from "../data/batches.ts";
-import { buildFeatures, needsTrailing } from "../data/features.ts";
+import { buildFeatures, needsTrailing, needsWater } from "../data/features.ts";
 import { FluxnetInputError } from "../data/fluxnet.ts";
 import {
   loadModisMonthly,
@@ -42,7 +46,8 @@ import {
 } from "../data/modis.ts";
 import { preprocessSites, supportPool } from "../data/preprocess.ts";
 import { encodeStatic } from "../data/static.ts";
-import { parseTrailingName } from "../data/trailing.ts";
+import { parseTrailingName, trailingMean } from "../data/trailing.ts";
+import { PRECIPITATION_WINDOWS, precipitationCycle, WATER_COLUMNS } from "../data/water.ts";
 import type { SiteSeries, WindowRef } from "../data/windows.ts";
 import { checkFinitePrediction, ensembleInference } from "../train/predict.ts";
 import type { LoadedEnsemble, LoadEnsembleOptions } from "./ensemble.ts";
@@ -101,6 +106,25 @@ export const PREDICT_OUTPUT_COLUMNS = [
 export const STATUS_OK = "ok";
 /** Status of a day predicted with LAI/EVI from the site's mean seasonal cycle. */
 export const STATUS_OK_SEASONAL = "ok (LAI/EVI from the site's mean seasonal cycle)";
+/**
+ * Status of a day predicted with precipitation from the site's mean seasonal cycle (water feature
+ * sets: the day or one of the 90 days before it has no monthly P of its own).
+ */
+export const STATUS_OK_SEASONAL_P = "ok (P from the site's mean seasonal cycle)";
+/** Status of a day with both LAI/EVI and precipitation from the site's mean seasonal cycle. */
+export const STATUS_OK_SEASONAL_BOTH = "ok (LAI/EVI and P from the site's mean seasonal cycle)";
+/**
+ * Status of a day of a site without monthly precipitation, predicted by members without the water
+ * drivers (an ensemble with `*_water` members and others).
+ */
+export const STATUS_OK_NO_WATER =
+  "ok (members without water drivers: no precipitation for this site)";
+/**
+ * Status of every day of a site that no group of an ensemble with water members can predict (no
+ * MODIS or no precipitation for a member that needs it, and no member that does without).
+ */
+export const STATUS_NO_MONTHLY =
+  "no monthly MODIS/precipitation for this site that the members need, and no member without them";
 /** Status of a day of a site without MODIS, predicted by the meteo-only members of the ensemble. */
 export const STATUS_OK_METEO = "ok (meteo-only members: no MODIS for this site)";
 /** Status of every day of a site without MODIS when the ensemble has no meteo-only member. */
@@ -128,7 +152,8 @@ export interface PredictSitesOptions {
   sites: string;
   /**
    * Folder of `<SITE>_MM.csv` monthly files (MetaFlux layout); required when every member uses
-   * LAI/EVI. A site without a file is predicted by the meteo-only members, if any.
+   * LAI/EVI or (water feature sets) precipitation. A site without a file is predicted by the
+   * members that need none, if any.
    */
   monthly?: string;
   /** Predict only these sites of the folder. */
@@ -346,14 +371,23 @@ function checkStatics(ens: LoadedEnsemble, site: PredictionSite, sitesFile: stri
   }
 }
 
-/** The first group (MODIS groups first) whose MODIS variables the site has at least one value of. */
+/**
+ * The first group (MODIS groups first, then water groups) whose MODIS variables the site has at
+ * least one value of, and (water feature sets) at least one month of precipitation.
+ */
 function groupOf(
   groups: readonly LoadedEnsemble[],
   monthly: ModisMonthly | undefined,
 ): LoadedEnsemble | null {
   return groups.find((g) =>
-    modisVariables(g).every((v) => modisSeasonalCycle(monthly, v) !== null)
+    modisVariables(g).every((v) => modisSeasonalCycle(monthly, v) !== null) &&
+    (!usesWater(g) || precipitationCycle(monthly) !== null)
   ) ?? null;
+}
+
+/** Whether a group's members read the water drivers (lib/data/water.ts). */
+function usesWater(g: Pick<LoadedEnsemble, "info">): boolean {
+  return needsWater(g.info.featureNames.dyn);
 }
 
 async function predictWith(
@@ -367,7 +401,7 @@ async function predictWith(
   for (const g of groups) {
     const unknown = g.info.featureNames.dyn.filter((n) =>
       fileDriverOf(n) === null && !COMPUTED.includes(n) &&
-      !(MODIS_VARIABLES as readonly string[]).includes(n)
+      !(MODIS_VARIABLES as readonly string[]).includes(n) && !WATER_COLUMNS.includes(n)
     );
     if (unknown.length > 0) {
       throw new Error(`the run uses features prediction cannot build: ${unknown.join(", ")}`);
@@ -378,6 +412,10 @@ async function predictWith(
   ].filter((d): d is FileDriver => d !== null);
   const modisGroups = groups.filter((g) => modisVariables(g).length > 0);
   const meteoGroup = groups.find((g) => modisVariables(g).length === 0);
+  // water members need the monthly file too (its P_F/P_ERA); without any, as before
+  const waterGroups = groups.filter(usesWater);
+  const monthlyGroups = groups.filter((g) => modisVariables(g).length > 0 || usesWater(g));
+  const freeGroup = groups.find((g) => !monthlyGroups.includes(g));
 
   // 1. inputs: site table, files, MODIS; all validated before any prediction
   const table = await loadPredictionSites(options.sites);
@@ -395,7 +433,42 @@ async function predictWith(
     return site;
   });
   let modis = new Map<string, ModisMonthly>();
-  if (modisGroups.length > 0) {
+  if (waterGroups.length > 0) {
+    const first = monthlyGroups[0];
+    const vars = modisVariables(first);
+    if (!options.monthly && !freeGroup) {
+      throw new Error(
+        `the run uses ${vars.length ? `MODIS ${vars.join(" and ")} and ` : ""}precipitation ` +
+          `(P_F/P_ERA) (feature set "${first.data.featureSet}"): give the folder of monthly ` +
+          `<SITE>_MM.csv files (MetaFlux layout) with --monthly`,
+      );
+    }
+    if (options.monthly) {
+      const loaded = loadModisMonthly(options.monthly, sitesOfFiles.map((s) => s.SITE_ID));
+      modis = loaded.monthly;
+      if (loaded.missing.length > 0) {
+        progress(
+          `inputs: no monthly file (<SITE>_MM.csv in ${options.monthly}) for site(s) ` +
+            `${loaded.missing.join(", ")}: ${
+              freeGroup
+                ? `predicted by the ${freeGroup.data.featureSet} members`
+                : STATUS_NO_MONTHLY
+            }`,
+        );
+      }
+    } else {
+      progress(
+        `inputs: no --monthly folder: every site is predicted by the ` +
+          `${freeGroup!.data.featureSet} members`,
+      );
+    }
+    if (!table.some((s) => s.WHC !== undefined)) {
+      progress(
+        `inputs: the site table has no WHC column: the water members' soil-water bucket uses ` +
+          `the default capacity (lib/data/water.ts DEFAULT_WHC) at every site`,
+      );
+    }
+  } else if (modisGroups.length > 0) {
     const vars = modisVariables(modisGroups[0]);
     if (!options.monthly && !meteoGroup) {
       throw new Error(
@@ -467,9 +540,10 @@ async function predictWith(
       const nan = new Float64Array(n * 3).fill(NaN);
       // no group predicts the site: static descriptors only, against the first group's reference
       const ood = assessSite(oodRefs.get(groups[0])!, groups[0], { site: p.site });
+      const noGroup = waterGroups.length > 0 ? STATUS_NO_MONTHLY : STATUS_NO_MODIS;
       frames.push(
         siteFrame(id, p.daily.days, { mean: nan, sd: nan }, {
-          status: new Array(n).fill(STATUS_NO_MODIS),
+          status: new Array(n).fill(noGroup),
           context: new Int32Array(n),
           ood,
         }),
@@ -481,7 +555,7 @@ async function predictWith(
         share: 0,
         coverage: 0,
         windows: 0,
-        reasons: { "no MODIS": n },
+        reasons: { [waterGroups.length > 0 ? "no monthly data" : "no MODIS"]: n },
         support: { full: 0, repeated: 0, selfOnly: 0 },
         ood,
         seconds: (performance.now() - ts) / 1000,
@@ -491,6 +565,8 @@ async function predictWith(
       const inputs = siteInputs(g, p, modis, { modisFill: "seasonalCycle" });
       const okStatus = modisGroups.length > 0 && modisVariables(g).length === 0
         ? STATUS_OK_METEO
+        : waterGroups.length > 0 && !usesWater(g)
+        ? STATUS_OK_NO_WATER
         : STATUS_OK;
       const { status, reasons } = dayStatus(inputs, p, { ens: g, drivers, okStatus });
       const predicted = inputs.plan.starts.length > 0
@@ -524,12 +600,15 @@ async function predictWith(
     reports.push(rep);
     const other = Object.entries(rep.reasons).filter(([r]) => !isPredicted(r))
       .map(([r, c]) => `${r} ${c}`);
-    const filled = rep.reasons[STATUS_OK_SEASONAL] ?? 0;
+    const both = rep.reasons[STATUS_OK_SEASONAL_BOTH] ?? 0;
+    const filled = (rep.reasons[STATUS_OK_SEASONAL] ?? 0) + both;
+    const filledP = (rep.reasons[STATUS_OK_SEASONAL_P] ?? 0) + both;
     progress(
       `[${k + 1}/${prepared.length}] ${id}: ${rep.predicted}/${n} days predicted ` +
         `(${(100 * rep.share).toFixed(1)}%), ${rep.predicted}/${withDrivers} days with drivers ` +
         `(${(100 * rep.coverage).toFixed(1)}%) by the ${rep.group ?? "(no)"} members` +
-        `${filled ? ` (${filled} with LAI/EVI from the seasonal cycle)` : ""}, ${rep.windows} ` +
+        `${filled ? ` (${filled} with LAI/EVI from the seasonal cycle)` : ""}` +
+        `${filledP ? ` (${filledP} with P from the seasonal cycle)` : ""}, ${rep.windows} ` +
         `windows, ${rep.seconds.toFixed(1)} s${
           other.length ? `; not predicted: ${other.join(", ")}` : ""
         }; ${oodSummary(rep.ood)}`,
@@ -597,6 +676,11 @@ export interface SiteInputs {
   complete: Uint8Array;
   /** Per row: 1 when a MODIS feature of the run comes from the site's mean seasonal cycle. */
   seasonal: Uint8Array;
+  /**
+   * Per row (water feature sets): 1 when the precipitation of the day or of one of the 89 days
+   * before it (the longest trailing window of P) comes from the site's mean seasonal cycle.
+   */
+  seasonalPrecipitation: Uint8Array;
   /** Which window predicts which day. */
   plan: WindowPlan;
 }
@@ -631,11 +715,17 @@ export function siteInputs(
     date: pl.Series("date", daily.days).cast(pl.Date),
     ...Object.fromEntries(columns.map((c) => [c, fileColumn(c)])),
   }).withColumns(...columns.map((c) => pl.col(c).fillNan(null)));
-  const { table: features, runs } = buildFeatures(frame, [{ SITE_ID: id, LAT: site.LAT }], {
+  const water = needsWater(dynNames);
+  const { table: features, runs } = buildFeatures(frame, [{
+    SITE_ID: id,
+    LAT: site.LAT,
+    WHC: site.WHC,
+  }], {
     modis: modis as Map<string, ModisMonthly>,
     maxGapMonths: ens.data.modisMaxGapMonths,
     modisFill: options.modisFill,
     trailing: needsTrailing(dynNames),
+    water,
   });
   if (features.height !== n) {
     throw new Error(`predict: ${id}: ${features.height} feature rows for ${n} days`);
@@ -664,6 +754,17 @@ export function siteInputs(
       if (flag[i] === 1 && !Number.isNaN(series.dyn[i * F + f])) seasonal[i] = 1;
     }
   }
+  // precipitation from the seasonal cycle (flagged missing yet with a value), spread over the
+  // days whose trailing P windows contain such a day
+  const seasonalPrecipitation = new Uint8Array(n);
+  if (water) {
+    const flag = features.getColumn("P_MISSING").toArray() as number[];
+    const pCol = features.getColumn("P").toArray() as (number | null)[];
+    const filled = Float64Array.from(flag, (f, i) => (f === 1 && pCol[i] !== null ? 1 : 0));
+    const longest = Math.max(...PRECIPITATION_WINDOWS);
+    const spread = trailingMean(filled, series.days, new Array(n).fill(id), longest);
+    for (let i = 0; i < n; i++) if (spread[i] > 0) seasonalPrecipitation[i] = 1;
+  }
   const plan = planWindows(daily.days, complete, {
     window: ens.data.window,
     stride: ens.data.stride,
@@ -671,13 +772,17 @@ export function siteInputs(
   // the support pool as in training (windows of observed inputs only), unless the site has none
   const T = ens.data.window;
   const all = supportPool(series, 0, T);
-  const observed = all.filter((w) => !seasonal.subarray(w.start, w.start + T).includes(1));
+  const observed = all.filter((w) =>
+    !seasonal.subarray(w.start, w.start + T).includes(1) &&
+    !seasonalPrecipitation.subarray(w.start, w.start + T).includes(1)
+  );
   return {
     series,
     statics,
     pool: observed.length > 0 ? observed : all,
     complete,
     seasonal,
+    seasonalPrecipitation,
     plan,
   };
 }
@@ -688,7 +793,7 @@ function dayStatus(
   input: Prepared,
   context: { ens: LoadedEnsemble; drivers: FileDriver[]; okStatus: string },
 ): { status: string[]; reasons: Record<string, number> } {
-  const { plan, complete, series, seasonal } = inputs;
+  const { plan, complete, series, seasonal, seasonalPrecipitation } = inputs;
   const { daily } = input;
   const T = context.ens.data.window;
   const dynNames = context.ens.info.featureNames.dyn;
@@ -699,7 +804,13 @@ function dayStatus(
   const count = (kind: string) => (reasons[kind] = (reasons[kind] ?? 0) + 1);
   for (let i = 0; i < n; i++) {
     if (plan.window[i] >= 0) {
-      status[i] = seasonal[i] ? STATUS_OK_SEASONAL : context.okStatus;
+      status[i] = seasonal[i] && seasonalPrecipitation[i]
+        ? STATUS_OK_SEASONAL_BOTH
+        : seasonal[i]
+        ? STATUS_OK_SEASONAL
+        : seasonalPrecipitation[i]
+        ? STATUS_OK_SEASONAL_P
+        : context.okStatus;
       count(status[i]);
       continue;
     }
@@ -724,6 +835,13 @@ function dayStatus(
     if (noModis.length > 0) {
       parts.push(`no MODIS ${noModis.join(" and ")} for the site`);
       kinds.push("no MODIS");
+    }
+    const noWater = WATER_COLUMNS.filter((c) =>
+      dynNames.includes(c) && Number.isNaN(series.dyn[i * F + dynNames.indexOf(c)])
+    );
+    if (noWater.length > 0 && missingDrivers.length === 0) {
+      parts.push(`no precipitation for the day (${noWater.join(", ")} missing)`);
+      kinds.push("no precipitation");
     }
     // one kind per day: the first reason
     count(kinds[0] ?? "incomplete features");
