@@ -12,8 +12,11 @@
  * Zero-shot daily GPP, RECO and NEE (ensemble mean, GPP/RECO clipped at 0) with ensemble standard
  * deviations and a status for every day of every input file (see lib/predict). Every input is
  * validated first; an `--out` (or `--report`) that is an input, lies inside an input folder or is
- * a folder is refused before any work. The output is written atomically at the end, so nothing
- * partial is left on error. A site with no day predicted is an error naming the site and why
+ * a folder is refused before any work, and so is one whose folder is not writable or that another
+ * live predict is writing (a lock `<out>.lock`). The output is written atomically at the end (temp
+ * file `<out>.tmp-<pid>`), so nothing partial is left on error; SIGINT/SIGTERM remove the temp
+ * file and the lock (exit 130/143), and a temp file a killed run left is named and removed by the
+ * next run to the same output. A site with no day predicted is an error naming the site and why
  * (nothing is written), unless `--allow-empty` (then a warning). Progress goes to stderr.
  */
 import { cli, defineTask, errorLine, opt } from "../lib/cli/mod.ts";
@@ -23,13 +26,16 @@ import {
   coverageLine,
   emptySites,
   ensembleMembers,
+  guardOutputs,
   loadEnsembleGroups,
   outputFormat,
   predictSites,
+  requireFolder,
+  writeOutputFile,
   writePredictionTable,
 } from "../lib/predict/mod.ts";
 import { resolveDataDir } from "../lib/data/paths.ts";
-import { readJson, writeJson } from "../lib/train/runs.ts";
+import { readJson } from "../lib/train/runs.ts";
 
 const TASK = defineTask({
   name: "predict",
@@ -93,9 +99,13 @@ function defaultTrainingSites(): string[] {
   }
 }
 
-try {
+/** The work; returns the exit code. Outputs are guarded from before the first model is loaded. */
+async function main(): Promise<number> {
   const out = values.out;
   outputFormat(out); // fail on a bad extension, or an output that is an input, before any work
+  // a mistyped input folder is an error (a missing --monthly would read as "no MODIS")
+  requireFolder(values.data, { what: "--data" });
+  if (values.monthly !== undefined) requireFolder(values.monthly, { what: "--monthly" });
   const inputs = {
     files: [values.sites, values["training-sites"], values.report].filter((f) => f !== undefined),
     folders: [values.data, values.monthly, ...values.run].filter((f) => f !== undefined),
@@ -122,41 +132,77 @@ try {
   };
   checkOutputPath(out, { flag: "--out", ...resolved });
   if (values.report) checkOutputPath(values.report, { flag: "--report", ...resolved });
-  const saved = await readJson(`${members[0]}/config.json`) as { backend?: string };
-  const backend = await useBackend(
-    (values.backend ?? (saved.backend === "cpu" ? "cpu" : "wasm")) as "wasm" | "cpu",
-  );
-  const ensemble = await loadEnsembleGroups(members, {
-    weights: values.weights,
-    trainingSites: values["training-sites"],
-  });
-  console.error(`predict: backend ${backend}; members ${members.join(", ")}`);
-  try {
-    const { frame, report } = await predictSites(ensemble, {
-      data: values.data,
-      sites: values.sites,
-      monthly: values.monthly,
-      only: values.only,
-      seed,
-      onProgress: (line) => console.error(line),
-    });
-    const empty = emptySites(report);
-    if (empty.length > 0 && !values["allow-empty"]) {
-      for (const line of empty) console.error(`predict: ${line}`);
+  // writable folders, a lock on each output, leftovers of killed runs removed; on SIGINT/SIGTERM
+  // the temp file and the lock go, nothing partial stays
+  const outputs = [
+    { flag: "--out", path: out },
+    ...(values.report ? [{ flag: "--report", path: values.report }] : []),
+  ];
+  let written = false;
+  const guard = await guardOutputs(outputs, {
+    onLog: (line) => console.error(`predict: ${line}`),
+    onSignal: (signal, removed) => {
+      const left = removed.length ? `; removed ${removed.join(", ")}` : "";
       console.error(
-        "predict: nothing written; fix the inputs, or pass --allow-empty to write the table anyway",
+        `predict: ${signal}: stopped${left}; ${
+          written ? `${out} was complete before the signal` : `nothing written to ${out}`
+        }`,
       );
-      Deno.exit(1);
+      Deno.exit(signal === "SIGINT" ? 130 : 143);
+    },
+  });
+  try {
+    const saved = await readJson(`${members[0]}/config.json`) as { backend?: string };
+    const backend = await useBackend(
+      (values.backend ?? (saved.backend === "cpu" ? "cpu" : "wasm")) as "wasm" | "cpu",
+    );
+    const ensemble = await loadEnsembleGroups(members, {
+      weights: values.weights,
+      trainingSites: values["training-sites"],
+    });
+    console.error(`predict: backend ${backend}; members ${members.join(", ")}`);
+    try {
+      const { frame, report } = await predictSites(ensemble, {
+        data: values.data,
+        sites: values.sites,
+        monthly: values.monthly,
+        only: values.only,
+        seed,
+        onProgress: (line) => console.error(line),
+      });
+      const empty = emptySites(report);
+      if (empty.length > 0 && !values["allow-empty"]) {
+        for (const line of empty) console.error(`predict: ${line}`);
+        console.error(
+          "predict: nothing written; fix the inputs, or pass --allow-empty to write the table anyway",
+        );
+        return 1;
+      }
+      for (const line of empty) console.error(`predict: WARNING (--allow-empty): ${line}`);
+      await writePredictionTable(frame, out);
+      written = true;
+      const seconds = (performance.now() - t0) / 1000;
+      if (values.report) {
+        await writeOutputFile(
+          values.report,
+          JSON.stringify({ ...report, wallSeconds: seconds }, null, 2) + "\n",
+        );
+      }
+      console.error(`predict: ${coverageLine(report)} -> ${out}; ${seconds.toFixed(1)} s`);
+      return 0;
+    } finally {
+      ensemble.dispose();
     }
-    for (const line of empty) console.error(`predict: WARNING (--allow-empty): ${line}`);
-    await writePredictionTable(frame, out);
-    const seconds = (performance.now() - t0) / 1000;
-    if (values.report) await writeJson(values.report, { ...report, wallSeconds: seconds });
-    console.error(`predict: ${coverageLine(report)} -> ${out}; ${seconds.toFixed(1)} s`);
   } finally {
-    ensemble.dispose();
+    await guard.release();
   }
+}
+
+let code: number;
+try {
+  code = await main();
 } catch (error) {
   console.error(errorLine(TASK.name, error));
-  Deno.exit(1);
+  code = 1;
 }
+Deno.exit(code);

@@ -104,7 +104,7 @@ Deno.test("cli: defaults, typed values, repeatable options", () => {
 Deno.test("cli: bad values and unknown flags give one line naming the flag and the value", () => {
   const c = ["--config", "c.json"];
   assert.equal(usage([...c, "--jobs", "abc"]), '--jobs: expected an integer, got "abc"');
-  assert.equal(usage([...c, "--jobs", "0"]), '--jobs: expected an integer in >= 1, got "0"');
+  assert.equal(usage([...c, "--jobs", "0"]), '--jobs: expected an integer >= 1, got "0"');
   assert.equal(usage([...c, "--jobs", "1.5"]), '--jobs: expected an integer, got "1.5"');
   assert.equal(usage([...c, "--qc", "2"]), '--qc: expected a number in [0, 1], got "2"');
   assert.match(
@@ -224,6 +224,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
     "bench:step",
     "cluster:slurm",
     "cv",
+    "predict",
     "reproduce",
     "screenshot",
     "setup",
@@ -232,6 +233,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
     "trees",
   ]);
   assert.equal(run.reproduce, "--allow-run=deno,git,ps");
+  assert.equal(run.predict, "--allow-run=ps"); // whether an output lock's holder is alive
   assert.equal(run["cluster:slurm"], "--allow-run=sbatch,squeue,scancel");
   assert.equal(run.cv, "--allow-run=deno,git"); // reproduce as a subprocess, git for provenance
   for (const name of ["setup", "bench:step"]) {

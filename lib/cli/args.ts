@@ -146,7 +146,8 @@ function parseNumber(text: string, s: { int: boolean; min?: number; max?: number
     throw new Error(`expected ${kind}, got ${quoted(text)}`);
   }
   if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
-    throw new Error(`expected ${kind} in ${rangeText(s)}, got ${quoted(text)}`);
+    const range = `${s.max === undefined ? "" : "in "}${rangeText(s)}`;
+    throw new Error(`expected ${kind} ${range}, got ${quoted(text)}`);
   }
   return n;
 }
@@ -475,9 +476,10 @@ export function parseTaskArgs<O extends Options>(
   }
   let raw: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
+  const joined = joinNegativeValues(spec, args);
   try {
     ({ values: raw, positionals } = parseArgs({
-      args: [...args],
+      args: joined,
       options: config,
       strict: true,
       allowPositionals: true,
@@ -485,7 +487,7 @@ export function parseTaskArgs<O extends Options>(
   } catch (error) {
     // a bad declaration is the programmer's error, not the user's
     if (!String((error as { code?: string }).code).startsWith("ERR_PARSE_ARGS")) throw error;
-    return { kind: "usage", message: parseArgsMessage(error as Error) };
+    return { kind: "usage", message: parseArgsMessage(error as Error, joined) };
   }
   if (raw.help) return { kind: "help", text: helpText(spec) };
   if (positionals.length > 0) {
@@ -510,9 +512,41 @@ export function parseTaskArgs<O extends Options>(
   return { kind: "values", values: values as Values<O> };
 }
 
+/**
+ * `--seed -1` as `--seed=-1`: node:util's parseArgs takes a value that starts with a dash for an
+ * option ("argument is ambiguous"); a negative number after a valued option is its value, which
+ * the option's own check then accepts or refuses with a message naming the range.
+ */
+function joinNegativeValues<O extends Options>(
+  spec: TaskSpec<O>,
+  args: readonly string[],
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i], next = args[i + 1];
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const option = a.startsWith("--") ? spec.options[a.slice(2)] : undefined;
+    if (option?.kind === "string" && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 /** node:util's messages, shortened to name the flag. */
-function parseArgsMessage(error: Error): string {
+function parseArgsMessage(error: Error, args: readonly string[]): string {
   const m = error.message;
+  const ambiguous = /Option '(-\w, )?(--[^ ']+)[^']*' argument is ambiguous/.exec(m);
+  if (ambiguous) {
+    const flag = ambiguous[2];
+    const value = args[args.indexOf(flag) + 1] ?? "";
+    return `${flag} needs a value, got the option-like ${quoted(value)} (for a value that ` +
+      `starts with a dash write ${flag}=${value})`;
+  }
   const unknown = /Unknown option '([^']+)'/.exec(m);
   if (unknown) return `unknown option ${unknown[1]}`;
   const missing = /Option '(-\w, )?(--[^ ']+)[^']*' argument missing/.exec(m);

@@ -33,3 +33,4 @@ export * from "./features.ts";
 export * from "./batches.ts";
 export * from "./dataset.ts";
 export * from "./summary.ts";
+export * from "./claims.ts";

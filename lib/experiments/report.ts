@@ -437,7 +437,17 @@ function readSplitPredictions(
     let rows: PredictionRow[] = [];
     for (const m of list) {
       const path = join(runDir, "units", m.unit.id, m.outcome.predictions);
-      const unitRows = readPredictions(path);
+      let unitRows: PredictionRow[];
+      try {
+        unitRows = readPredictions(path);
+      } catch (error) {
+        // e.g. polars' "File out of specification" for a truncated file: name the file and unit
+        const why = ((error as Error).message ?? String(error)).split("\n")[0];
+        throw new Error(
+          why.includes(path) ? why : `tamflux report: unit ${m.unit.id}: cannot read ${path} ` +
+            `(${why}); run the unit again (remove its done.json, then deno task reproduce)`,
+        );
+      }
       const wrong = unitRows.find((r) => r.model !== label || r.seed !== m.unit.seed);
       if (wrong) {
         throw new Error(

@@ -9,13 +9,17 @@
  * (default: the only one, else koppen, said through `onLog`). Every member must share
  * the input layout (model.json dims, feature names, lossDays, targetScale), the scaler and the
  * split, so that one set of inputs serves them all; otherwise the error names the member and what
- * differs. The data options that shape inputs are read from config.json (`data`): feature set,
- * `standardize` and, through model.json's static names, `staticExtra`; a run folder written before
- * those options existed has none of them and loads with their defaults.
+ * differs. An ensemble folder's sub-folder that holds run files but no model.json (an incomplete
+ * run) is an error, and so is a member that the folder's `ensemble.json` (or
+ * `ensemble_<featureSet>.json`, written by train) lists but that is missing or incomplete: the
+ * ensemble never shrinks silently; a run no list names is a warning (through `onLog`). The data
+ * options that shape inputs are read from config.json (`data`): feature set, `standardize` and,
+ * through model.json's static names, `staticExtra`; a run folder written before those options
+ * existed has none of them and loads with their defaults.
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { z } from "zod";
 import { DatasetConfigSchema, type ResolvedDatasetConfig } from "../data/dataset.ts";
 import { resolveDataDir } from "../data/paths.ts";
@@ -183,6 +187,64 @@ async function reproduceMembers(
   return dirs;
 }
 
+/** The files of a run folder, any of which marks a sub-folder as a run (complete or not). */
+const RUN_FILES = [
+  "config.json",
+  "split.json",
+  "scaler.json",
+  "weights",
+  "log.jsonl",
+  "checkpoint.tfw",
+];
+
+/** The first run file a folder without model.json holds (an incomplete run), or null. */
+async function partialRunFile(dir: string): Promise<string | null> {
+  for (const f of RUN_FILES) if (await exists(join(dir, f))) return f;
+  return null;
+}
+
+/** The member lists train writes beside the members: ensemble.json, ensemble_<featureSet>.json. */
+const EnsembleListSchema = z.object({ members: z.array(z.string()) });
+
+/**
+ * Check an ensemble folder's member runs against the member lists train wrote into it
+ * (`ensemble.json`, `ensemble_<featureSet>.json`; none for a single-seed training): a listed
+ * member that is missing or has no model.json is an error naming the folder, the file and the
+ * list; a run that no list names (e.g. a seed trained later on its own) is said through `onLog`.
+ */
+async function checkListedMembers(
+  dir: string,
+  runs: readonly string[],
+  options: EnsembleMembersOptions,
+): Promise<void> {
+  const lists = [...Deno.readDirSync(dir)]
+    .filter((e) => e.isFile && /^ensemble(_[\w-]+)?\.json$/.test(e.name))
+    .map((e) => join(dir, e.name)).sort();
+  if (lists.length === 0) return;
+  const listed = new Set<string>();
+  for (const list of lists) {
+    const parsed = EnsembleListSchema.safeParse(await readJson(list));
+    if (!parsed.success) throw new Error(`${list}: no "members" list of run folders`);
+    for (const m of parsed.data.members) {
+      const name = basename(m);
+      listed.add(name);
+      const member = join(dir, name);
+      if (!runs.includes(member)) {
+        const what = await exists(member) ? "has no model.json" : "does not exist";
+        throw new Error(
+          `${member}: a member listed in ${list} ${what}: the ensemble would silently lose it ` +
+            `(train the seed again, or give the remaining members as --run folders)`,
+        );
+      }
+    }
+  }
+  for (const r of runs) {
+    if (!listed.has(basename(r))) {
+      options.onLog?.(`WARNING: ${r} is not listed in ${lists.join(", ")}; used as a member`);
+    }
+  }
+}
+
 /**
  * The member run folders of a run, ensemble or reproduce run folder (see the module doc); a list
  * of folders is taken as the members. `model` and `split` choose within a reproduce run folder and
@@ -227,7 +289,19 @@ export async function ensembleMembers(
     const subs = entries.filter((e) => e.isDirectory || e.isSymlink).map((e) => join(dir, e.name))
       .sort();
     const runs: string[] = [];
-    for (const s of subs) if (await isRun(s)) runs.push(s);
+    for (const s of subs) {
+      if (await isRun(s)) runs.push(s);
+      else {
+        const partial = await partialRunFile(s);
+        if (partial) {
+          throw new Error(
+            `${s}: an incomplete member run (it has ${partial} but no model.json): train it ` +
+              `again, or move it out of the ensemble folder ${dir}`,
+          );
+        }
+      }
+    }
+    await checkListedMembers(dir, runs, options);
     if (runs.length === 0) {
       throw new Error(
         `${dir}: neither a run folder (no model.json), an ensemble folder (no sub-folder ` +

@@ -565,3 +565,26 @@ export function listDriverFiles(dir: string, options: { only?: readonly string[]
   const want = new Set(options.only);
   return files.filter((f) => want.has(f.site));
 }
+
+/**
+ * Throw unless `path` is an existing folder: an input folder that is mistyped must not read as an
+ * empty one (e.g. `--monthly` as "no MODIS"). The error names `what` (e.g. the flag) and the path.
+ *
+ * @example
+ * ```ts
+ * import { requireFolder } from "./inputs.ts";
+ * requireFolder(".", { what: "--data" });
+ * ```
+ */
+export function requireFolder(path: string, options: { what: string }): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(`${options.what} ${path}: no such folder`);
+    }
+    throw new Error(`${options.what} ${path}: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (!info.isDirectory) throw new Error(`${options.what} ${path}: a file, not a folder`);
+}

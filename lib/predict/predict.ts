@@ -68,6 +68,7 @@ import {
   loadPredictionSites,
   parseDriverDaily,
   type PredictionSite,
+  requireFolder,
 } from "./inputs.ts";
 import { assessSite, oodSummary, oodWarning, prepareOodReference, type SiteOod } from "./ood.ts";
 import { planWindows, type WindowPlan } from "./tiling.ts";
@@ -152,8 +153,8 @@ export interface PredictSitesOptions {
   sites: string;
   /**
    * Folder of `<SITE>_MM.csv` monthly files (MetaFlux layout); required when every member uses
-   * LAI/EVI or (water feature sets) precipitation. A site without a file is predicted by the
-   * members that need none, if any.
+   * LAI/EVI or (water feature sets) precipitation; it must exist (a missing folder is an error, not
+   * "no MODIS"). A site without a file is predicted by the members that need none, if any.
    */
   monthly?: string;
   /** Predict only these sites of the folder. */
@@ -420,6 +421,8 @@ async function predictWith(
   // 1. inputs: site table, files, MODIS; all validated before any prediction
   const table = await loadPredictionSites(options.sites);
   const byId = new Map(table.map((s) => [s.SITE_ID, s]));
+  // a mistyped folder is an error, not "no MODIS" (every site by the meteo-only members)
+  if (options.monthly !== undefined) requireFolder(options.monthly, { what: "--monthly" });
   const files = listDriverFiles(options.data, { only: options.only });
   if (files.length === 0) throw new Error(`${options.data}: no site to predict`);
   const sitesOfFiles = files.map((f) => {
