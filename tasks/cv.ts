@@ -9,7 +9,8 @@
  * `results/<run>/cv_profile.json`, and runs through `deno task reproduce` (its own process, with
  * reproduce's permissions): the same units, claims, workers, shards and resumption. When every
  * unit is done the CV tables are written to `results/<run>/tables/` (cv_summary, cv_vs_trees,
- * cv_candidates, cv_sites) and the comparison with the trees is printed.
+ * cv_candidates, cv_sites; cv_epochs.csv: each neural unit's best epoch, lib/experiments/cv_epochs.ts)
+ * and the comparison with the trees and the best epochs are printed.
  *
  * @module
  */
@@ -22,11 +23,12 @@ import {
   taskCommandArgs,
   usageError,
 } from "../lib/cli/mod.ts";
-import { writeJsonAtomic } from "../lib/data/atomic.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/data/atomic.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
 import { buildPlan, missingUnits, SHARD_OPTION, superviseWorkers } from "../lib/experiments/mod.ts";
 import { buildCvReport, cvProfile, describeVsTrees, loadCvConfig } from "../lib/experiments/cv.ts";
+import { bestEpochs, cvEpochsCsv, describeBestEpochs } from "../lib/experiments/cv_epochs.ts";
 import { configHash, readJson } from "../lib/train/runs.ts";
 
 const TASK = defineTask({
@@ -117,4 +119,11 @@ console.log(`\n${await Deno.readTextFile(join(runDir, "tables", "cv_summary.md")
 if (report.vsTrees.length) {
   console.log(`${config.reference} - trees (site-level CV, ${report.foldOf.size} sites):`);
   for (const line of describeVsTrees(report.vsTrees)) console.log(`  ${line}`);
+}
+// each neural unit's best validation epoch: the fixed epoch count of a training without validation
+const epochs = await bestEpochs(runDir);
+if (epochs.length) {
+  await writeFileAtomic(join(runDir, "tables", "cv_epochs.csv"), cvEpochsCsv(epochs));
+  console.log(`\nBest epoch of the final stage per unit (tables/cv_epochs.csv):`);
+  for (const line of describeBestEpochs(epochs)) console.log(`  ${line}`);
 }

@@ -54,7 +54,8 @@ import { createUnitRunner } from "../lib/experiments/units.ts";
 import { treesUnit } from "../lib/experiments/trees_unit.ts";
 import { estimateLines } from "../lib/experiments/cost.ts";
 import { estimatePlan } from "../lib/experiments/measure.ts";
-import { exitWithParent, superviseWorkers } from "../lib/experiments/claims.ts";
+import { exitWithParent } from "../lib/experiments/claims.ts";
+import { runWorkers } from "../lib/experiments/workers.ts";
 
 const TASK = defineTask({
   name: "reproduce",
@@ -190,35 +191,12 @@ if (jobs > 1) {
     ["--profile", profilePath, "--run", run, "--worker", "--no-tables"],
     { root: PROJECT_ROOT },
   );
-  const deno = denoExecutable();
-  const children = Array.from({ length: jobs }, (_, i) => {
-    const child = new Deno.Command(deno, {
-      args: workerArgs,
-      cwd: PROJECT_ROOT, // deno.json's --allow-write folders are relative to it
-      stdin: "piped", // closes when this process dies: the worker then exits
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const pipe = async (stream: ReadableStream<Uint8Array>, out: (s: string) => void) => {
-      let buf = "";
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        buf += chunk;
-        const lines = buf.split("\n");
-        buf = lines.pop()!;
-        for (const l of lines) out(`[worker ${i + 1}/${jobs}] ${l}`);
-      }
-      if (buf) out(`[worker ${i + 1}/${jobs}] ${buf}`);
-    };
-    const status = Promise.all([
-      pipe(child.stdout, (l) => console.log(l)),
-      pipe(child.stderr, (l) => console.error(l)),
-      child.status,
-    ]).then(([, , status]) => status);
-    return { child, status };
-  });
-  const { statuses, signal } = await superviseWorkers(
-    children.map((c) => c.child),
-    Promise.all(children.map((c) => c.status)),
+  const { statuses, signal } = await runWorkers(
+    Array.from(
+      { length: jobs },
+      (_, i) => ({ args: workerArgs, label: `worker ${i + 1}/${jobs}` }),
+    ),
+    { cwd: PROJECT_ROOT, task: "reproduce" }, // deno.json's --allow-write folders are relative to it
   );
   if (signal) {
     console.error(
@@ -226,7 +204,7 @@ if (jobs > 1) {
     );
     Deno.exit(signal === "SIGINT" ? 130 : 143);
   }
-  failed = statuses.filter((s) => !s.success).length;
+  failed = statuses.filter((s) => !s?.success).length;
 } else {
   const report = await runPlan(mine, {
     runDir,

@@ -236,6 +236,8 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
   assert.equal(run.predict, "--allow-run=ps"); // whether an output lock's holder is alive
   assert.equal(run["cluster:slurm"], "--allow-run=sbatch,squeue,scancel");
   assert.equal(run.cv, "--allow-run=deno,git"); // reproduce as a subprocess, git for provenance
+  // members as worker processes (ps: a worker watches its parent off Linux), git for provenance
+  assert.equal(run.train, "--allow-run=deno,git,ps");
   for (const name of ["setup", "bench:step"]) {
     assert.ok(!(await flagsOf(name)).some((f) => f.startsWith("--allow-write")), name);
   }

@@ -152,7 +152,8 @@ Deno.test("split all: no test site, validation sites disjoint from training site
 
 Deno.test("split all: refuses forceTest, a val list elsewhere, and a saved file with a test site", async () => {
   assert.throws(() => makeSplit(sites, { kind: "all", forceTest: ["DE-Tha"] }), /forceTest/);
-  assert.throws(() => makeSplit(sites, { kind: "all" }, { valFraction: 0 }), /validation share/);
+  assert.throws(() => makeSplit(sites, { kind: "all" }, { valFraction: 1 }), /validation share/);
+  assert.deepEqual(makeSplit(sites, { kind: "all" }, { valFraction: 0 }).val, [], "0: no val site");
   assert.throws(() => makeSplit(sites.slice(0, 1), { kind: "all" }), /no validation site/);
   const split = makeSplit(sites, { kind: "all", seed: 3 });
   const tmp = await Deno.makeTempDir();

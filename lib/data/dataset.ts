@@ -9,7 +9,10 @@
  * are `val` whole, and every row of a training site is `train`: validation is on unseen sites, as
  * the share `valFraction` of sites rather than of each site's days. The same holds for split kind
  * `kfold` with `split.valSites` > 0: that share of the fold's training sites is held out as whole
- * validation sites, and every row of the remaining training sites is `train`. Windows never cross a
+ * validation sites, and every row of the remaining training sites is `train`. Kind `all` with
+ * `split.valSites: 0` holds out no site and validates on the last days of each site, as `kfold`
+ * does. With `valFraction` 0 and no validation site (lib/data/splits.ts `validationMode` "none")
+ * every row of every training site is `train` and `val` has no window. Windows never cross a
  * segment boundary. The scaler is fitted on `train` rows of training
  * sites only (static descriptors: on training sites only).
  *
@@ -78,7 +81,10 @@ export const DatasetConfigSchema = z.object({
   supportK: z.number().int().min(1).default(5),
   /** How sites are split. */
   split: SplitSpecSchema.prefault({}),
-  /** Fraction of each training site's record (its end) kept for validation. */
+  /**
+   * Fraction of each training site's record (its end) kept for validation (kind `all` without
+   * `split.valSites`: the share of sites held out). 0 without validation sites = no validation.
+   */
   valFraction: z.number().min(0).lt(1).default(0.2),
   /** Use only these sites (default: every site with a daily file). */
   sites: z.array(z.string()).min(2).optional(),

@@ -10,7 +10,10 @@
  *   sites, `val` (stratified by Köppen main group or IGBP, `stratify`), whose whole records are the
  *   validation data for early stopping. The share is the `valFraction` option of {@link makeSplit}
  *   (buildDataset passes the data config's `valFraction`; default 0.2), drawn per class like the
- *   test sites of `koppen`. Validation sites are disjoint from training sites.
+ *   test sites of `koppen`. Validation sites are disjoint from training sites. Kind `all` also
+ *   takes `valSites` (absent = `valFraction`, as above): `valSites: 0` holds out no site, so that
+ *   every site trains and validates on the last `valFraction` of its days, as kind `kfold` does;
+ *   a share of 0 (`valSites: 0`, or `valFraction: 0` without `valSites`) lists `val: []`.
  *
  * Kind `kfold` with `valSites` > 0 (absent = 0: validation on the last days of each training site)
  * also holds out validation sites: after the fold's test sites are drawn (and `forceTest` moved),
@@ -42,8 +45,10 @@ export const SplitSpecSchema = z.object({
   k: z.number().int().min(2).default(5),
   fold: z.number().int().nonnegative().default(0),
   /**
-   * kfold only: the share of the fold's training sites held out whole as validation sites, per
-   * class, in [0, 1). Absent = 0 (no validation site; split.json and config hashes as before).
+   * kfold and all: the share of the (fold's) training sites held out whole as validation sites,
+   * per class, in [0, 1). Absent: kfold 0 (no validation site), all the data config's
+   * `valFraction` (split.json and config hashes as before). 0: no validation site; validation
+   * on the last `valFraction` of each training site's days ({@link validationMode}).
    */
   valSites: z.number().min(0).lt(1).optional(),
   /** kfold and all: the class used for stratification. */
@@ -56,8 +61,8 @@ export const SplitSpecSchema = z.object({
 }).strict().refine((s) => s.kind !== "all" || s.forceTest.length === 0, {
   message: "split kind all has no test sites: forceTest must be empty",
   path: ["forceTest"],
-}).refine((s) => s.kind === "kfold" || !s.valSites, {
-  message: "valSites is for split kind kfold (kind all holds out the data config's valFraction)",
+}).refine((s) => s.kind === "kfold" || s.kind === "all" || !s.valSites, {
+  message: "valSites is for split kinds kfold and all",
   path: ["valSites"],
 });
 /** How a split is made. */
@@ -72,8 +77,8 @@ export const SplitSchema = z.object({
   test: z.array(z.string()),
   /**
    * Kind `all`, and `kfold` with `spec.valSites` > 0: the held-out validation sites (their records
-   * are the validation data; not training sites). Absent otherwise: those splits validate on the
-   * last days of each training site.
+   * are the validation data; not training sites); [] for kind `all` holding out none. Absent
+   * otherwise: those splits validate on the last days of each training site.
    */
   val: z.array(z.string()).optional(),
   /** The class of every site used for stratification. */
@@ -157,8 +162,42 @@ function checkHeldOut(kind: string, n: number, parts: { train: string[]; val: st
 
 /** Options of {@link makeSplit}. */
 export interface MakeSplitOptions {
-  /** Kind `all`: the share of sites held out for validation, per class (default 0.2). */
+  /**
+   * Kind `all` without `valSites`: the share of sites held out for validation, per class, in
+   * [0, 1) (default 0.2; 0 = none).
+   */
   valFraction?: number;
+}
+
+/** How a dataset validates (see {@link validationMode}). */
+export type ValidationMode = "sites" | "days" | "none";
+
+/**
+ * How a data config validates: "sites" (held-out validation sites: kind `all` with a share > 0,
+ * kfold with `valSites` > 0), "days" (the last `valFraction` of each training site's days), or
+ * "none" (no validation data: every day of every training site trains; the trainer then runs
+ * every epoch and keeps the last weights).
+ *
+ * @example
+ * ```ts
+ * import { validationMode } from "./splits.ts";
+ * validationMode({ split: { kind: "all" }, valFraction: 0.2 }); // "sites"
+ * validationMode({ split: { kind: "all", valSites: 0 }, valFraction: 0.2 }); // "days"
+ * validationMode({ split: { kind: "kfold" }, valFraction: 0 }); // "none"
+ * ```
+ */
+export function validationMode(
+  data: { split?: Partial<Pick<SplitSpec, "kind" | "valSites">>; valFraction?: number },
+): ValidationMode {
+  const valFraction = data.valFraction ?? 0.2;
+  const kind = data.split?.kind ?? "koppen";
+  const siteShare = kind === "all"
+    ? data.split?.valSites ?? valFraction
+    : kind === "kfold"
+    ? data.split?.valSites ?? 0
+    : 0;
+  if (siteShare > 0) return "sites";
+  return valFraction > 0 ? "days" : "none";
 }
 
 /**
@@ -189,14 +228,18 @@ export function makeSplit(
   const test: string[] = [];
   const val: string[] = [];
   if (s.kind === "all") {
-    const fraction = options.valFraction ?? 0.2;
-    if (!(fraction > 0 && fraction < 1)) {
+    const fraction = s.valSites ?? options.valFraction ?? 0.2;
+    if (!(fraction >= 0 && fraction < 1)) {
       throw new Error(
-        `makeSplit: split kind all needs a validation share in (0, 1), not ${fraction}`,
+        `makeSplit: split kind all needs a validation share in [0, 1), not ${fraction}`,
       );
     }
-    holdOutVal(groups, { fraction, key: `all:${stratKey}`, seed: s.seed, train, val });
-    checkHeldOut("all", sites.length, { train, val });
+    if (fraction === 0) {
+      train.push(...sites.map((x) => x.SITE_ID)); // every site trains; no validation site
+    } else {
+      holdOutVal(groups, { fraction, key: `all:${stratKey}`, seed: s.seed, train, val });
+      checkHeldOut("all", sites.length, { train, val });
+    }
   } else if (s.kind === "kfold") {
     if (s.fold >= s.k) throw new Error(`makeSplit: fold ${s.fold} must be < k = ${s.k}`);
     // deal shuffled sites of each class to folds in turn, continuing where the last class ended,

@@ -88,10 +88,18 @@ export interface SupervisedResult {
   signal: "SIGINT" | "SIGTERM" | null;
 }
 
+/** Options of {@link superviseWorkers}. */
+export interface SuperviseOptions {
+  /** The task named in the message on a signal (default "reproduce"). */
+  task?: string;
+  /** Called on the first signal, after it was forwarded (e.g. to start no further worker). */
+  onSignal?: (signal: "SIGINT" | "SIGTERM") => void;
+}
+
 /**
  * In the parent: forward SIGINT and SIGTERM to every worker and wait for all of them. The workers
  * must have been spawned with `stdin: "piped"` (see {@link exitWithParent}); their stdin stays open
- * until they exit.
+ * until they exit. `children` is read at each signal, so a pool may add workers to it later.
  *
  * @example
  * ```ts ignore
@@ -102,12 +110,14 @@ export interface SupervisedResult {
 export async function superviseWorkers(
   children: readonly Deno.ChildProcess[],
   finished: Promise<Deno.CommandStatus[]>,
+  options: SuperviseOptions = {},
 ): Promise<SupervisedResult> {
   let signal: SupervisedResult["signal"] = null;
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
     const handler = () => {
+      const first = signal === null;
       signal ??= sig;
-      console.error(`reproduce: ${sig}: stopping the workers, then exiting`);
+      console.error(`${options.task ?? "reproduce"}: ${sig}: stopping the workers, then exiting`);
       for (const child of children) {
         try {
           child.kill(sig);
@@ -115,6 +125,7 @@ export async function superviseWorkers(
           // already exited
         }
       }
+      if (first) options.onSignal?.(sig);
     };
     Deno.addSignalListener(sig, handler);
     return [sig, handler] as const;

@@ -4,6 +4,12 @@
  * early stopping on the validation loss with best-epoch restore, per-step and per-epoch callbacks,
  * and exact resume from the last finished epoch.
  *
+ * A config without validation (lib/data `validationMode(config.data)` "none": `valFraction` 0 and
+ * no validation site) trains every stage for its fixed number of epochs on the fixed lr
+ * schedule: no early stopping, every epoch counts as the best (`improved`, `bestEpoch` = the
+ * epoch), so the final weights are the model (`best` = `last`). Otherwise, without a validation
+ * source (or with an empty one), the monitored loss is the training loss.
+ *
  * Randomness is a function of position: batch order uses `deriveSeed(seed, stage, epoch)`,
  * dropout `deriveSeed(seed, stage, epoch, step)` and initialisation `deriveSeed(seed, stage)`, so
  * a resumed run makes the same choices as an unbroken run.
@@ -31,6 +37,7 @@ import {
 } from "./loss.ts";
 import { Adam } from "./optim.ts";
 import { deriveSeed } from "./seed.ts";
+import { validationMode } from "../data/splits.ts";
 import { encodeWeights, readWeights } from "../models/weights.ts";
 import { applyWithHeads } from "../models/heads.ts";
 import {
@@ -85,7 +92,10 @@ export interface EpochRecord {
   train: LossValues;
   /** Validation loss terms after the epoch, or null without a validation source. */
   val: LossValues | null;
-  /** The monitored loss (val.total, or train.total without validation). */
+  /**
+   * The monitored loss (val.total, or train.total without validation; with no validation in the
+   * config it decides nothing: every epoch is `improved`).
+   */
   monitor: number;
   improved: boolean;
   bestEpoch: number;
@@ -318,6 +328,8 @@ export async function trainModel(
     alpha: tc.loss.alpha,
   };
   const stepsPerEpoch = Math.ceil(data.train.windows / tc.batchSize);
+  // no validation: fixed epochs, the last weights are the model
+  const fixedEpochs = validationMode(config.data) === "none";
   if (data.train.windows === 0) throw new Error("trainModel: the training source has no windows");
 
   let { state, restored } = await openRun(paths, { hash, seed, resume: !!options.resume });
@@ -435,7 +447,7 @@ export async function trainModel(
                 } (lr ${lr}); lower the learning rate or clip gradients`,
             );
           }
-          const improved = state.bestMonitor === null ||
+          const improved = fixedEpochs || state.bestMonitor === null ||
             monitor < state.bestMonitor - tc.minDelta;
           if (improved) {
             if (best) tf.dispose([...best.values()]);
