@@ -30,3 +30,5 @@ export * from "./slurm.ts";
 export * from "./k8s.ts";
 export * from "./compare.ts";
 export * from "./claims.ts";
+export * from "./cv_bias.ts";
+export * from "./cv_notebook.ts";
