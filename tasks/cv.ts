@@ -9,8 +9,9 @@
  * `results/<run>/cv_profile.json`, and runs through `deno task reproduce` (its own process, with
  * reproduce's permissions): the same units, claims, workers, shards and resumption. When every
  * unit is done the CV tables are written to `results/<run>/tables/` (cv_summary, cv_vs_trees,
- * cv_candidates, cv_sites; cv_epochs.csv: each neural unit's best epoch, lib/experiments/cv_epochs.ts)
- * and the comparison with the trees and the best epochs are printed.
+ * cv_candidates, cv_sites, cv_bias, cv_bias_worst; the map in `figures/cv_bias_map`; cv_epochs.csv:
+ * each neural unit's best epoch, lib/experiments/cv_epochs.ts) and the comparison with the trees and
+ * the best epochs are printed.
  *
  * @module
  */

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { z } from "zod";
 import { KOPPEN_GROUPS } from "./sites.ts";
 
 /** The fields of a `Site` (lib/data/sites.ts) that the static descriptors use. */
@@ -58,6 +59,24 @@ export interface StaticEncoding {
   /** Columns without any value at a training site: imputed with 0 (never from test sites). */
   noTrainValue: StaticNumericColumn[];
 }
+
+const numericEnum = z.enum([...STATIC_NUMERIC, ...STATIC_EXTRA]);
+
+/**
+ * A saved {@link StaticEncoding} (a run folder's `static_encoding.json`), validated where it is
+ * read: by `deno task predict` (lib/predict/encoding.ts) and by the CV's nearest training sites
+ * (lib/train/reference.ts `readStaticReference`).
+ */
+export const StaticEncodingSchema = z.object({
+  names: z.array(z.string()),
+  numeric: z.array(z.string()),
+  igbpClasses: z.array(z.string()),
+  koppenClasses: z.array(z.string()),
+  flagged: z.array(numericEnum),
+  fill: z.partialRecord(numericEnum, z.number()),
+  fittedOn: z.array(z.string()),
+  noTrainValue: z.array(numericEnum),
+});
 
 /**
  * The numeric columns of an encoding with these extras: {@link STATIC_NUMERIC}, then the extras

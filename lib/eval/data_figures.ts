@@ -75,6 +75,81 @@ export function siteMapSpec(
 }
 
 /**
+ * Sites on the world outline of {@link siteMapSpec}, coloured by a value on a diverging scale
+ * centred at 0 (blue below, red above, the domain symmetric: +-max |value|), e.g. a per-site bias.
+ *
+ * @example
+ * ```ts
+ * import { siteValueMapSpec } from "./data_figures.ts";
+ * const spec = siteValueMapSpec([{ site: "FR-Pue", lat: 43.7, lon: 3.6, value: -0.4 }], {
+ *   title: "RECO bias",
+ * });
+ * ```
+ */
+export function siteValueMapSpec(
+  points: readonly {
+    site: string;
+    lat: number;
+    lon: number;
+    value: number;
+    IGBP?: string;
+    KOPPEN_MAIN?: string;
+  }[],
+  options: { title: string; width?: number },
+): FigureSpec {
+  const values = points.filter((p) => Number.isFinite(p.value)).map((p) => ({
+    site: p.site,
+    lat: p.lat,
+    lon: p.lon,
+    value: p.value,
+    IGBP: p.IGBP ?? "",
+    KOPPEN_MAIN: p.KOPPEN_MAIN ?? "",
+  }));
+  const m = Math.max(1e-9, ...values.map((v) => Math.abs(v.value)));
+  const width = options.width ?? 720;
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    width,
+    height: width / 2,
+    projection: { type: "equalEarth" },
+    layer: [
+      {
+        data: { values: world, format: { type: "topojson", feature: "land" } },
+        mark: { type: "geoshape", fill: "#e8e8e8", stroke: "#bbbbbb", strokeWidth: 0.5 },
+      },
+      {
+        data: { values },
+        mark: {
+          type: "point",
+          filled: true,
+          size: 45,
+          opacity: 0.9,
+          stroke: "#555555",
+          strokeWidth: 0.5,
+        },
+        encoding: {
+          longitude: { field: "lon", type: "quantitative" },
+          latitude: { field: "lat", type: "quantitative" },
+          color: {
+            field: "value",
+            type: "quantitative",
+            title: options.title,
+            scale: { scheme: "redblue", reverse: true, domain: [-m, m], domainMid: 0 },
+            legend: { orient: "bottom", gradientLength: 300, titleLimit: width },
+          },
+          tooltip: [
+            { field: "site" },
+            { field: "value", format: ".3f", title: options.title },
+            { field: "IGBP" },
+            { field: "KOPPEN_MAIN", title: "Köppen" },
+          ],
+        },
+      },
+    ],
+  } as unknown as FigureSpec;
+}
+
+/**
  * Bar charts of site-days per IGBP class and per Köppen group from `summarize()` (lib/data), each
  * bar split into days with NEE QC >= the summary's threshold and the rest.
  *

@@ -20,7 +20,11 @@
  * - `cv_candidates`: each candidate minus the plain reference at the candidates' seeds (the same
  *   folds and seeds, so the difference is the candidate's effect), the trees minus that
  *   reference, and, with several seeds, the seed ensemble minus its first seed alone;
- * - `cv_sites`: the per-site metrics of every model, with the site's fold.
+ * - `cv_sites`: the per-site metrics of every model, with the site's fold;
+ * - `cv_bias` and `cv_bias_worst`, and the figure `figures/cv_bias_map`: the per-site bias of the
+ *   reference (and the trees) with each site's nearest training sites of its fold in static
+ *   descriptors and its out-of-distribution flag, and what the worst sites have in common
+ *   (lib/experiments/cv_bias.ts).
  *
  * @module
  */
@@ -49,6 +53,7 @@ import {
 } from "../eval/tables.ts";
 import type { MetricName } from "../metrics/metrics.ts";
 import { configHash, gitCommit } from "../train/runs.ts";
+import { type CvBiasRow, cvBiasRows, foldStaticReferences, writeCvBias } from "./cv_bias.ts";
 import {
   cvSplitName,
   type DoneMarker,
@@ -183,6 +188,10 @@ export interface CvEntry {
 /** What {@link buildCvReport} found and wrote. */
 export interface CvReport {
   tables: string[];
+  /** Figures written (`figures/cv_bias_map.*`). */
+  figures: string[];
+  /** The rows of `cv_bias` (empty without the reference model). */
+  bias: CvBiasRow[];
   /** Per-site metrics of every entry (ensembles, seed -1). */
   sites: SiteMetricRow[];
   /** Fold of every site. */
@@ -626,7 +635,30 @@ export async function buildCvReport(
     provenance,
     sites: context.sites,
   });
-  return { tables: written, sites, foldOf, vsTrees, candidates, entries };
+
+  // cv_bias, cv_bias_worst and the bias map: the reference (and the trees) per site
+  let bias: CvBiasRow[] = [];
+  let figures: string[] = [];
+  if (entries.some((e) => e.name === ref)) {
+    const references = await foldStaticReferences(runDir, markers, { label: ref });
+    const folds = [...new Set(foldOf.values())].sort();
+    bias = cvBiasRows(sites, {
+      models: [ref, ...(entries.some((e) => e.name === "trees") ? ["trees"] : [])],
+      foldOf,
+      references,
+      siteTable: options.sites,
+    });
+    const out = await writeCvBias(bias, {
+      tablesDir,
+      figuresDir: join(runDir, "figures"),
+      context,
+      siteTable: options.sites,
+      missingReferences: folds.filter((f) => !references.get(f)),
+    });
+    written.push(...out.tables);
+    figures = out.figures;
+  }
+  return { tables: written, figures, bias, sites, foldOf, vsTrees, candidates, entries };
 }
 
 /**

@@ -32,3 +32,5 @@ export * from "./compare.ts";
 export * from "./claims.ts";
 export * from "./workers.ts";
 export * from "./cv_epochs.ts";
+export * from "./cv_bias.ts";
+export * from "./cv_notebook.ts";

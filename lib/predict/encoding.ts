@@ -14,33 +14,21 @@
  *
  * @module
  */
-import { z } from "zod";
 import type { Scaler } from "../data/scaler.ts";
 import { KOPPEN_GROUPS } from "../data/sites.ts";
 import {
   fitStaticEncoding,
   numericColumns,
   STATIC_EXTRA,
-  STATIC_NUMERIC,
   type StaticEncoding,
+  StaticEncodingSchema,
   type StaticExtra,
   type StaticNumericColumn,
   type StaticSite,
 } from "../data/static.ts";
 
-const numericEnum = z.enum([...STATIC_NUMERIC, ...STATIC_EXTRA]);
-
-/** A saved static encoding (lib/data/static.ts `StaticEncoding`). */
-export const StaticEncodingSchema = z.object({
-  names: z.array(z.string()),
-  numeric: z.array(z.string()),
-  igbpClasses: z.array(z.string()),
-  koppenClasses: z.array(z.string()),
-  flagged: z.array(numericEnum),
-  fill: z.partialRecord(numericEnum, z.number()),
-  fittedOn: z.array(z.string()),
-  noTrainValue: z.array(numericEnum),
-});
+/** A saved static encoding (lib/data/static.ts `StaticEncoding`), re-exported from lib/data. */
+export { StaticEncodingSchema };
 
 /** A run's static encoding and which imputation values could be verified. */
 export interface RunStaticEncoding {

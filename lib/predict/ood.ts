@@ -28,21 +28,21 @@
  *
  * @module
  */
-import { encodeStatic } from "../data/static.ts";
-import { standardizeStatic } from "../data/preprocess.ts";
 import {
+  assessStatic,
   euclidean,
-  nearestPoints,
+  NEAREST_COUNT,
   oodThreshold,
   REFERENCE_FILE,
+  referenceStaticVector,
   siteMeanZ,
 } from "../train/reference.ts";
 import type { LoadedEnsemble } from "./ensemble.ts";
 import type { PredictionSite } from "./inputs.ts";
 import type { SiteInputs } from "./predict.ts";
 
-/** Training sites named per predicted site (nearest first). */
-export const NEAREST_COUNT = 3;
+/** Training sites named per predicted site (nearest first; lib/train/reference.ts). */
+export { NEAREST_COUNT };
 
 /** Reference points of one space. */
 interface Space {
@@ -86,11 +86,11 @@ function staticVector(
   ens: Pick<LoadedEnsemble, "info" | "scaler" | "statics">,
   site: PredictionSite,
 ): Float32Array {
-  return standardizeStatic(
-    encodeStatic(site, ens.statics.encoding),
-    ens.info.featureNames.static,
-    ens.scaler,
-  );
+  return referenceStaticVector(site, {
+    encoding: ens.statics.encoding,
+    scaler: ens.scaler,
+    names: ens.info.featureNames.static,
+  });
 }
 
 /**
@@ -197,9 +197,9 @@ export function assessSite(
   let nearestStatic: string[] = [];
   if (reference.static) {
     const v = input.inputs?.statics ?? staticVector(ens, input.site);
-    const near = nearestPoints(v, reference.static.points, NEAREST_COUNT);
-    staticDistance = near[0]?.distance ?? null;
-    nearestStatic = near.map((n) => n.site);
+    const near = assessStatic(v, reference.static, NEAREST_COUNT);
+    staticDistance = near.distance;
+    nearestStatic = near.nearest.map((n) => n.site);
   }
   const zNearest: number[] = [];
   const zThresholds: number[] = [];

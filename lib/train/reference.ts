@@ -15,7 +15,10 @@
  * training sites are from each other.
  *
  * The distance math is here, not in lib/predict, because training writes the thresholds and
- * lib/train may not import lib/predict. The file is written atomically and records the SHA-256 of
+ * lib/train may not import lib/predict; predict's warning (lib/predict/ood.ts) and the CV's
+ * per-site bias table (lib/experiments/cv_bias.ts) both use it: a site's static vector as the
+ * run's model sees it ({@link referenceStaticVector}) and its nearest training sites against the
+ * static threshold ({@link assessStatic}). The file is written atomically and records the SHA-256 of
  * its canonical JSON (without the `sha256` field), checked on load.
  *
  * @module
@@ -24,6 +27,14 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { z } from "zod";
 import { sha256Hex } from "../data/checksum.ts";
+import { standardizeStatic } from "../data/preprocess.ts";
+import { loadScaler, type Scaler } from "../data/scaler.ts";
+import {
+  encodeStatic,
+  type StaticEncoding,
+  StaticEncodingSchema,
+  type StaticSite,
+} from "../data/static.ts";
 import type { SiteSeries, WindowRef } from "../data/windows.ts";
 import type { FluxModel } from "../models/types.ts";
 import { canonicalJson, exists, readJson, writeJson } from "./runs.ts";
@@ -32,6 +43,8 @@ import { canonicalJson, exists, readJson, writeJson } from "./runs.ts";
 export const REFERENCE_FILE = "reference_sites.json";
 /** The percentile of the leave-one-out nearest-neighbour distances that is the threshold. */
 export const OOD_PERCENTILE = 95;
+/** Training sites named per assessed site (nearest first). */
+export const NEAREST_COUNT = 3;
 
 const vector = z.array(z.number());
 
@@ -98,6 +111,66 @@ export function nearestPoints(
   return points.map((p) => ({ site: p.site, distance: euclidean(query, p.v) }))
     .sort((a, b) => a.distance - b.distance || a.site.localeCompare(b.site))
     .slice(0, k);
+}
+
+/**
+ * A site's static vector as a run's model sees it: lib/data `encodeStatic` with the run's static
+ * encoding, standardized with its scaler (`names`: the run's static feature names, default the
+ * encoding's). The code `deno task predict` uses for its out-of-distribution distance.
+ *
+ * @example
+ * ```ts ignore
+ * const ref = await readStaticReference("results/cv/units/tamrl_cv0of5_s0/run");
+ * const v = referenceStaticVector(site, ref!);
+ * ```
+ */
+export function referenceStaticVector(
+  site: StaticSite,
+  run: { encoding: StaticEncoding; scaler: Scaler; names?: readonly string[] },
+): Float32Array {
+  return standardizeStatic(
+    encodeStatic(site, run.encoding),
+    run.names ?? run.encoding.names,
+    run.scaler,
+  );
+}
+
+/** A site against the training sites in one space ({@link assessStatic}). */
+export interface SpaceAssessment {
+  /** The nearest training sites, nearest first, with their distances. */
+  nearest: { site: string; distance: number }[];
+  /** Distance to the nearest training site (null: no training site). */
+  distance: number | null;
+  threshold: number | null;
+  /** distance > threshold; null when either is missing. */
+  ood: boolean | null;
+}
+
+/**
+ * A vector against a space's reference points and threshold: its `k` (default
+ * {@link NEAREST_COUNT}) nearest points, the distance to the nearest one, and the flag (distance
+ * above the threshold, strictly).
+ *
+ * @example
+ * ```ts
+ * import { assessStatic } from "./reference.ts";
+ * const a = assessStatic([3, 0], { points: [{ site: "A", v: [0, 0] }], threshold: 2 });
+ * console.log(a.distance, a.ood); // 3 true
+ * ```
+ */
+export function assessStatic(
+  query: ArrayLike<number>,
+  space: { points: readonly { site: string; v: ArrayLike<number> }[]; threshold: number | null },
+  k: number = NEAREST_COUNT,
+): SpaceAssessment {
+  const nearest = nearestPoints(query, space.points, k);
+  const distance = nearest[0]?.distance ?? null;
+  return {
+    nearest,
+    distance,
+    threshold: space.threshold,
+    ood: distance !== null && space.threshold !== null ? distance > space.threshold : null,
+  };
 }
 
 /**
@@ -300,4 +373,42 @@ export async function readReferenceSites(dir: string): Promise<ReferenceSites | 
     );
   }
   return parsed.data;
+}
+
+/** What it takes to place a site among a run's training sites in static descriptors. */
+export interface StaticReference {
+  /** The run folder. */
+  dir: string;
+  reference: ReferenceSites;
+  encoding: StaticEncoding;
+  scaler: Scaler;
+}
+
+/**
+ * A run folder's static reference: reference_sites.json ({@link readReferenceSites}),
+ * static_encoding.json and scaler.json; null when the run has no reference_sites.json or no
+ * static_encoding.json (an older run), an error naming the file when one is malformed or the
+ * static feature names of the files differ.
+ *
+ * @example
+ * ```ts ignore
+ * const ref = await readStaticReference("results/cv_final/units/tamrl_cv0of5_s0/run");
+ * ```
+ */
+export async function readStaticReference(dir: string): Promise<StaticReference | null> {
+  const reference = await readReferenceSites(dir);
+  const encodingPath = join(dir, "static_encoding.json");
+  if (!reference || !await exists(encodingPath)) return null;
+  const parsed = StaticEncodingSchema.safeParse(await readJson(encodingPath));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${encodingPath}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  const encoding = parsed.data as StaticEncoding;
+  if (encoding.names.join(",") !== reference.staticFeatures.join(",")) {
+    throw new Error(
+      `${encodingPath}: its names differ from the static features of ${join(dir, REFERENCE_FILE)}`,
+    );
+  }
+  return { dir, reference, encoding, scaler: await loadScaler(join(dir, "scaler.json")) };
 }
