@@ -38,10 +38,38 @@ export function siteMapSpec(
   const shape = options.groups
     ? { shape: { field: "group", type: "nominal", title: "split" } }
     : {};
+  return worldMap(values, {
+    width: options.width,
+    mark: { size: 30, opacity: 0.85, stroke: "white" },
+    encoding: {
+      color: { field: colorBy, type: "nominal", scale: { scheme: "tableau20" } },
+      ...shape,
+      tooltip: [
+        { field: "site" },
+        { field: "IGBP" },
+        { field: "KOPPEN_MAIN", title: "Köppen" },
+      ],
+    },
+  });
+}
+
+/**
+ * The world outline (Natural Earth 1:110m land) with one point per row of `values` (fields `lon`,
+ * `lat`): the scaffold of {@link siteMapSpec} and {@link siteValueMapSpec}.
+ */
+function worldMap(
+  values: readonly Record<string, unknown>[],
+  options: {
+    width?: number;
+    mark: { size: number; opacity: number; stroke: string };
+    encoding: Record<string, unknown>;
+  },
+): FigureSpec {
+  const width = options.width ?? 720;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    width: options.width ?? 720,
-    height: (options.width ?? 720) / 2,
+    width,
+    height: width / 2,
     projection: { type: "equalEarth" },
     layer: [
       {
@@ -50,24 +78,11 @@ export function siteMapSpec(
       },
       {
         data: { values },
-        mark: {
-          type: "point",
-          filled: true,
-          size: 30,
-          opacity: 0.85,
-          stroke: "white",
-          strokeWidth: 0.5,
-        },
+        mark: { type: "point", filled: true, strokeWidth: 0.5, ...options.mark },
         encoding: {
           longitude: { field: "lon", type: "quantitative" },
           latitude: { field: "lat", type: "quantitative" },
-          color: { field: colorBy, type: "nominal", scale: { scheme: "tableau20" } },
-          ...shape,
-          tooltip: [
-            { field: "site" },
-            { field: "IGBP" },
-            { field: "KOPPEN_MAIN", title: "Köppen" },
-          ],
+          ...options.encoding,
         },
       },
     ],
@@ -107,46 +122,25 @@ export function siteValueMapSpec(
   }));
   const m = Math.max(1e-9, ...values.map((v) => Math.abs(v.value)));
   const width = options.width ?? 720;
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+  return worldMap(values, {
     width,
-    height: width / 2,
-    projection: { type: "equalEarth" },
-    layer: [
-      {
-        data: { values: world, format: { type: "topojson", feature: "land" } },
-        mark: { type: "geoshape", fill: "#e8e8e8", stroke: "#bbbbbb", strokeWidth: 0.5 },
+    mark: { size: 45, opacity: 0.9, stroke: "#555555" },
+    encoding: {
+      color: {
+        field: "value",
+        type: "quantitative",
+        title: options.title,
+        scale: { scheme: "redblue", reverse: true, domain: [-m, m], domainMid: 0 },
+        legend: { orient: "bottom", gradientLength: 300, titleLimit: width },
       },
-      {
-        data: { values },
-        mark: {
-          type: "point",
-          filled: true,
-          size: 45,
-          opacity: 0.9,
-          stroke: "#555555",
-          strokeWidth: 0.5,
-        },
-        encoding: {
-          longitude: { field: "lon", type: "quantitative" },
-          latitude: { field: "lat", type: "quantitative" },
-          color: {
-            field: "value",
-            type: "quantitative",
-            title: options.title,
-            scale: { scheme: "redblue", reverse: true, domain: [-m, m], domainMid: 0 },
-            legend: { orient: "bottom", gradientLength: 300, titleLimit: width },
-          },
-          tooltip: [
-            { field: "site" },
-            { field: "value", format: ".3f", title: options.title },
-            { field: "IGBP" },
-            { field: "KOPPEN_MAIN", title: "Köppen" },
-          ],
-        },
-      },
-    ],
-  } as unknown as FigureSpec;
+      tooltip: [
+        { field: "site" },
+        { field: "value", format: ".3f", title: options.title },
+        { field: "IGBP" },
+        { field: "KOPPEN_MAIN", title: "Köppen" },
+      ],
+    },
+  });
 }
 
 /**

@@ -19,6 +19,7 @@ import type { FigureSpec } from "../eval/figures.ts";
 import { type Cell, type Table, toMarkdown } from "../eval/tables.ts";
 import { writeJsonAtomic } from "../data/atomic.ts";
 import { buildCvReport, cvProfile, loadCvConfig } from "./cv.ts";
+import { hasTable, latestRun } from "./drilldown.ts";
 import { buildPlan, runPlan } from "./plan.ts";
 import { treesUnit } from "./trees_unit.ts";
 import { createUnitRunner } from "./units.ts";
@@ -45,14 +46,6 @@ export interface CvNotebookRun {
   map: FigureSpec | null;
 }
 
-function hasTables(dir: string): boolean {
-  try {
-    return Deno.statSync(join(dir, "tables", "cv_summary.json")).isFile;
-  } catch {
-    return false;
-  }
-}
-
 async function readOptional(path: string): Promise<string | null> {
   try {
     return await Deno.readTextFile(path);
@@ -60,25 +53,6 @@ async function readOptional(path: string): Promise<string | null> {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-}
-
-/** The newest `cv_*` run under `resultsDir` with tables (by its cv_summary's time). */
-function newestCvRun(resultsDir: string, exclude: readonly string[]): string | null {
-  let best: { dir: string; time: number } | null = null;
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(resultsDir)];
-  } catch {
-    return null;
-  }
-  for (const e of entries) {
-    if (!e.isDirectory || !e.name.startsWith("cv_") || exclude.includes(e.name)) continue;
-    const dir = join(resultsDir, e.name);
-    if (!hasTables(dir)) continue;
-    const time = Deno.statSync(join(dir, "tables", "cv_summary.json")).mtime?.getTime() ?? 0;
-    if (!best || time > best.time) best = { dir, time };
-  }
-  return best?.dir ?? null;
 }
 
 /**
@@ -141,15 +115,19 @@ export async function cvNotebook(
   let runDir: string | null = null;
   let source: CvNotebookRun["source"] = "given";
   if (options.run) {
-    if (!hasTables(options.run)) {
+    if (!hasTable(options.run, "cv_summary")) {
       throw new Error(`${options.run}: no CV tables (run \`deno task cv --tables-only\` there)`);
     }
     runDir = options.run;
-  } else if (hasTables(join(resultsDir, "cv_final"))) {
+  } else if (hasTable(join(resultsDir, "cv_final"), "cv_summary")) {
     runDir = join(resultsDir, "cv_final");
     source = "cv_final";
   } else {
-    runDir = newestCvRun(resultsDir, options.mode === "full" ? [smallName] : []);
+    runDir = await latestRun(resultsDir, {
+      exclude: options.mode === "full" ? [smallName] : [],
+      prefix: "cv_",
+      table: "cv_summary",
+    });
     source = "newest";
   }
   if (!runDir && options.mode === "small") {

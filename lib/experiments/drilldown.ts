@@ -17,7 +17,8 @@ import { type SiteMetricRow, siteMetrics } from "../eval/aggregate.ts";
 
 /**
  * The newest run folder under `resultsDir` that has finished units and tables (by the time of its
- * newest table), or null when there is none; `exclude` names run folders to pass over.
+ * newest table), or null when there is none; `exclude` names run folders to pass over, `prefix`
+ * keeps only folders whose name starts with it, `table` only runs that have `tables/<table>.json`.
  *
  * @example
  * ```ts
@@ -27,7 +28,7 @@ import { type SiteMetricRow, siteMetrics } from "../eval/aggregate.ts";
  */
 export async function latestRun(
   resultsDir: string,
-  options: { exclude?: readonly string[] } = {},
+  options: { exclude?: readonly string[]; prefix?: string; table?: string } = {},
 ): Promise<string | null> {
   let best: { dir: string; time: number } | null = null;
   let entries: Deno.DirEntry[];
@@ -38,7 +39,9 @@ export async function latestRun(
   }
   for (const e of entries) {
     if (!e.isDirectory || options.exclude?.includes(e.name)) continue;
+    if (options.prefix && !e.name.startsWith(options.prefix)) continue;
     const dir = join(resultsDir, e.name);
+    if (options.table && !hasTable(dir, options.table)) continue;
     let time = 0;
     try {
       for (const t of Deno.readDirSync(join(dir, "tables"))) {
@@ -52,6 +55,23 @@ export async function latestRun(
     if (!best || time > best.time) best = { dir, time };
   }
   return best?.dir ?? null;
+}
+
+/**
+ * Whether a run folder has `tables/<table>.json`.
+ *
+ * @example
+ * ```ts
+ * import { hasTable } from "./drilldown.ts";
+ * const done = hasTable("results/cv_final", "cv_summary");
+ * ```
+ */
+export function hasTable(dir: string, table: string): boolean {
+  try {
+    return Deno.statSync(join(dir, "tables", `${table}.json`)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -262,6 +262,28 @@ export async function guardOutputs(
     for (const h of held.splice(0)) await h.claim.release();
     removeCreated();
   };
+  // listening before the first lock is taken: a signal between taking it and listening would
+  // kill the process with the lock left behind
+  if (options.onSignal) {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      const f = () => {
+        const removed: string[] = [];
+        for (const { output, claim } of held) {
+          for (const p of [outputTempPath(output.path), claim.path]) {
+            try {
+              Deno.removeSync(p);
+              if (p !== claim.path) removed.push(p);
+            } catch { /* not there */ }
+          }
+          claim.stop();
+        }
+        removeCreated();
+        options.onSignal!(sig, removed);
+      };
+      Deno.addSignalListener(sig, f);
+      listeners.push([sig, f]);
+    }
+  }
   try {
     for (const output of outputs) {
       const { flag, path } = output;
@@ -307,26 +329,6 @@ export async function guardOutputs(
   } catch (error) {
     await release();
     throw error;
-  }
-  if (options.onSignal) {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      const f = () => {
-        const removed: string[] = [];
-        for (const { output, claim } of held) {
-          for (const p of [outputTempPath(output.path), claim.path]) {
-            try {
-              Deno.removeSync(p);
-              if (p !== claim.path) removed.push(p);
-            } catch { /* not there */ }
-          }
-          claim.stop();
-        }
-        removeCreated();
-        options.onSignal!(sig, removed);
-      };
-      Deno.addSignalListener(sig, f);
-      listeners.push([sig, f]);
-    }
   }
   return { release };
 }
