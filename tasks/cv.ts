@@ -27,7 +27,13 @@ import {
 import { writeFileAtomic, writeJsonAtomic } from "../lib/data/atomic.ts";
 import { PROJECT_ROOT, resolveDataDir } from "../lib/data/paths.ts";
 import { loadSites } from "../lib/data/sites.ts";
-import { buildPlan, missingUnits, SHARD_OPTION, superviseWorkers } from "../lib/experiments/mod.ts";
+import {
+  buildPlan,
+  missingUnits,
+  profileExtension,
+  SHARD_OPTION,
+  superviseWorkers,
+} from "../lib/experiments/mod.ts";
 import { buildCvReport, cvProfile, describeVsTrees, loadCvConfig } from "../lib/experiments/cv.ts";
 import { bestEpochs, cvEpochsCsv, describeBestEpochs } from "../lib/experiments/cv_epochs.ts";
 import { configHash, readJson } from "../lib/train/runs.ts";
@@ -74,11 +80,17 @@ const profilePath = join(runDir, "cv_profile.json");
 try {
   const previous = await readJson(profilePath);
   if ((await configHash(previous)) !== (await configHash(profile))) {
-    console.error(
-      `${profilePath} holds another CV (config or --folds differ); use another --run or remove ` +
-        runDir,
-    );
-    Deno.exit(2);
+    // a CV that only gained units (a candidate, seeds) goes on in the same folder
+    const added = await profileExtension(previous, profile);
+    if (!added) {
+      console.error(
+        `${profilePath} holds another CV (it changes or drops units of the run: config or ` +
+          `--folds differ); use another --run or remove ${runDir}`,
+      );
+      Deno.exit(2);
+    }
+    console.log(`${values.config} adds ${added.length} unit(s) to ${run}: ${added.join(", ")}`);
+    await writeJsonAtomic(profilePath, profile);
   }
 } catch (e) {
   if (!(e instanceof Deno.errors.NotFound)) throw e;

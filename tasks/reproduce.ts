@@ -46,6 +46,7 @@ import {
   finishedUnits,
   loadProfile,
   missingUnits,
+  profileExtension,
   runPlan,
   SHARD_OPTION,
   shardUnits,
@@ -169,11 +170,19 @@ const hash = await configHash(profile);
 try {
   const previous = await readJson(profileFile);
   if ((await configHash(previous)) !== hash) {
-    console.error(
-      `${profileFile} holds a different profile than ${profilePath}; ` +
-        `use another --run name or remove ${runDir}`,
+    const added = await profileExtension(previous, profile);
+    if (!added) {
+      console.error(
+        `${profileFile} holds a different profile than ${profilePath} (it changes or drops ` +
+          `units of the run); use another --run name or remove ${runDir}`,
+      );
+      Deno.exit(2);
+    }
+    console.log(
+      `${profileFile}: ${profilePath} adds ${added.length} unit(s) to the run; ` +
+        `its finished units are kept`,
     );
-    Deno.exit(2);
+    await writeJson(profileFile, profile);
   }
 } catch (e) {
   if (!(e instanceof Deno.errors.NotFound)) throw e;

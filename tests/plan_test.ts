@@ -6,6 +6,7 @@ import {
   finishedUnits,
   parseShard,
   type Profile,
+  profileExtension,
   ProfileSchema,
   readDone,
   runMissingUnits,
@@ -286,4 +287,43 @@ Deno.test("runMissingUnits: the run's own plan minus done units; no or a bad pro
   } finally {
     await Deno.remove(runDir, { recursive: true });
   }
+});
+
+Deno.test("profileExtension: added units keep the run, a changed or dropped unit does not", async () => {
+  const base = profile();
+  // the same profile: nothing added
+  assert.deepEqual(await profileExtension(base, base), []);
+  // a new ablation (a CV candidate) and a new seed only add units
+  const more = profile({
+    seeds: [0, 1, 2],
+    ablations: {
+      ...base.ablations,
+      water: { description: "water", overrides: { data: { featureSet: "meteo_trailing" } } },
+    },
+  });
+  const added = await profileExtension(base, more);
+  assert.ok(added);
+  assert.equal(added.length, buildPlan(more).length - buildPlan(base).length);
+  assert.ok(added.includes("tamrl-water_koppen_s0") && added.includes("lstm_igbp_s2"));
+  assert.ok(!added.some((id) => buildPlan(base).some((u) => u.id === id)));
+  // a changed ablation patch changes finished units: refused
+  const changed = profile({
+    ablations: {
+      ...base.ablations,
+      meteo: { description: "no LAI/EVI", overrides: { data: { featureSet: "meteo_trailing" } } },
+    },
+  });
+  assert.equal(await profileExtension(base, changed), null);
+  // a changed base (overrides, train config) or a dropped seed: refused
+  assert.equal(
+    await profileExtension(base, profile({ overrides: { train: { epochs: 3 } } })),
+    null,
+  );
+  assert.equal(
+    await profileExtension(base, profile({ trainConfig: "configs/standard.json" })),
+    null,
+  );
+  assert.equal(await profileExtension(base, profile({ seeds: [0] })), null);
+  // not a profile at all
+  assert.equal(await profileExtension({ name: 1 }, base), null);
 });

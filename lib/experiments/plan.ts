@@ -12,7 +12,7 @@ import { z } from "zod";
 import { join } from "node:path";
 import { ALL_MODELS } from "../models/names.ts";
 import { mergePatch } from "../train/merge_patch.ts";
-import { atomicWrite, readJson } from "../train/runs.ts";
+import { atomicWrite, configHash, readJson } from "../train/runs.ts";
 import { type ClaimTiming, claimUnit, type HeldClaim } from "./claims.ts";
 import { opt } from "../cli/args.ts";
 
@@ -132,6 +132,48 @@ export interface Unit {
   label: string;
   /** The config patch of this unit (profile overrides, model overrides, variant overrides). */
   overrides: Record<string, unknown>;
+}
+
+/**
+ * Whether `next` only adds units to the plan of `previous` (a run folder's saved profile): the
+ * fields every unit's config derives from (train and trees configs, overrides, evaluation rules)
+ * are the same, and every unit of `previous` is in `next`'s plan with the same config patch. Then
+ * the finished units of the run stay valid and the run can go on with the new profile (e.g. a CV
+ * config that gained a candidate, a profile with another seed). Returns the ids of the new units,
+ * or null when `next` changes or drops a unit of `previous` (or `previous` is not a profile).
+ *
+ * @example
+ * ```ts
+ * import { ProfileSchema, profileExtension } from "./plan.ts";
+ * const a = ProfileSchema.parse({ name: "p", trainConfig: "c.json", models: ["lstm"],
+ *   splits: ["koppen"], seeds: [0] });
+ * await profileExtension(a, { ...a, seeds: [0, 1] }); // ["lstm_koppen_s1"]
+ * ```
+ */
+export async function profileExtension(
+  previous: unknown,
+  next: Profile,
+): Promise<string[] | null> {
+  const parsed = ProfileSchema.safeParse(previous);
+  if (!parsed.success) return null;
+  const old = parsed.data;
+  const fixed = (p: Profile) => ({
+    name: p.name,
+    trainConfig: p.trainConfig,
+    overrides: p.overrides,
+    modelOverrides: p.modelOverrides,
+    treesConfig: p.treesConfig,
+    treesOverrides: p.treesOverrides,
+    eval: p.eval,
+  });
+  if ((await configHash(fixed(old))) !== (await configHash(fixed(next)))) return null;
+  const nextUnits = new Map(buildPlan(next).map((u) => [u.id, u]));
+  for (const u of buildPlan(old)) {
+    const n = nextUnits.get(u.id);
+    if (!n || (await configHash(n)) !== (await configHash(u))) return null;
+    nextUnits.delete(u.id);
+  }
+  return [...nextUnits.keys()];
 }
 
 /**
