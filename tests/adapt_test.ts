@@ -11,8 +11,8 @@ import pl from "polars";
 import { loadSites } from "../lib/data/sites.ts";
 import {
   adaptationPeriod,
-  adaptRun,
   type AdaptMethod,
+  adaptRun,
   parseFluxDaily,
   predictSites,
   readAdaptation,
@@ -169,3 +169,157 @@ for (const [method, share] of [["linear", 0.9], ["z", 0.5], ["film", 0.5]] as co
     assert.ok(a!.metrics!.after.rmse.GPP < a!.metrics!.before.rmse.GPP);
   });
 }
+
+Deno.test("adapt: bad inputs are one-line errors naming the file, column or month", async () => {
+  const fails = async (data: string, adapt: { months?: number; until?: string }, re: RegExp) => {
+    const out = join(tmp, "adapted", `bad_${crypto.randomUUID()}`);
+    const error = await adaptRun(run, {
+      data,
+      sites,
+      monthly,
+      out,
+      adapt: { method: "z", ...adapt },
+    })
+      .then(() => null, (e: Error) => e);
+    assert.ok(error, `no error for ${re}`);
+    assert.match(error.message, re);
+    assert.ok(!error.message.includes("\n"), error.message);
+  };
+  await fails(
+    drivers,
+    { months: 2 },
+    /FLX_AU-Lox.*column NEE_VUT_REF, NEE_VUT_REF_QC, GPP_NT_VUT_REF.*no flux columns/,
+  );
+  // only 20 QC-good days
+  const few = await folder("few_good", (h, rows) => {
+    const qc = h.indexOf("NEE_VUT_REF_QC");
+    rows.forEach((r, i) => (r[qc] = i < 20 ? "1" : "0.5"));
+  });
+  await fails(
+    few,
+    { months: 1 },
+    /20 QC-good flux days in the months 2009-01\.\.2009-01, fewer than one window/,
+  );
+  await fails(
+    synthetic,
+    { months: 13 },
+    /13 month\(s\) asked for.*only 12 month\(s\) \(2009-01\.\.2009-12\).*past the end of the record/,
+  );
+  await fails(
+    synthetic,
+    { until: "2010-02" },
+    /column TIMESTAMP.*month 2010-02 is past the end of the record \(its last day is 2009-12-31\)/,
+  );
+  // drivers that do not match the run's feature set
+  const noVpd = await folder("no_vpd", (h, rows) => {
+    const i = h.indexOf("VPD_F");
+    h.splice(i, 1);
+    for (const r of rows) r.splice(i, 1);
+  });
+  await fails(noVpd, { months: 2 }, /column VPD_F.*required column is missing/);
+  const pf = parseFluxDaily(
+    "TIMESTAMP,NEE_VUT_REF,NEE_VUT_REF_QC,GPP_NT_VUT_REF\n20090101,1,1,2\n",
+    {
+      file: "f.csv",
+      site: SITE,
+      drivers: [],
+    },
+  );
+  assert.throws(
+    () => adaptationPeriod(pf, { months: 0, until: "2009-01", qcThreshold: 0.8 }),
+    /exactly one of months and until/,
+  );
+});
+
+Deno.test("deno task adapt, then deno task predict --run <adapted> names the adaptation", async () => {
+  const task = async (args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", ...args],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
+  };
+  const out = join(tmp, "adapted", "task_linear");
+  const a = await task([
+    "adapt",
+    "--run",
+    run,
+    "--data",
+    synthetic,
+    "--sites",
+    sites,
+    "--monthly",
+    monthly,
+    "--until",
+    "2009-03",
+    "--method",
+    "linear",
+    "--out",
+    out,
+    "--backend",
+    "cpu",
+  ]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stderr, /adapt: site AU-Lox, method linear: months 2009-01\.\.2009-03/);
+  const report = join(tmp, "report.json");
+  const p = await task([
+    "predict",
+    "--run",
+    out,
+    "--data",
+    drivers,
+    "--sites",
+    sites,
+    "--monthly",
+    monthly,
+    "--out",
+    join(tmp, "adapted_pred.csv"),
+    "--report",
+    report,
+    "--backend",
+    "cpu",
+  ]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(
+    p.stderr,
+    /predict: adapted run: method linear, site AU-Lox, months 2009-01\.\.2009-03/,
+  );
+  const r = JSON.parse(await Deno.readTextFile(report));
+  assert.equal(r.adaptation.method, "linear");
+  assert.deepEqual(r.adaptation.months, ["2009-01", "2009-02", "2009-03"]);
+  // the same folder again: refused (not empty), one line
+  const again = await task([
+    "adapt",
+    "--run",
+    run,
+    "--data",
+    synthetic,
+    "--sites",
+    sites,
+    "--monthly",
+    monthly,
+    "--months",
+    "1",
+    "--out",
+    out,
+    "--backend",
+    "cpu",
+  ]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /not an empty folder/);
+  const both = await task([
+    "adapt",
+    "--run",
+    run,
+    "--data",
+    synthetic,
+    "--sites",
+    sites,
+    "--out",
+    out,
+  ]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /exactly one of --months N and --until/);
+});

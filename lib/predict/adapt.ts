@@ -30,11 +30,17 @@ import { PLAUSIBLE_RANGES } from "../data/ranges.ts";
 import { parseTrailingName } from "../data/trailing.ts";
 import type { WindowRef } from "../data/windows.ts";
 import { encodeWeights, type NamedWeight, readWeights } from "../models/weights.ts";
-import { lossTerms, type LossOptions } from "../train/loss.ts";
+import { type LossOptions, lossTerms } from "../train/loss.ts";
 import { Adam } from "../train/optim.ts";
 import { ensembleInference, poolEmbedding } from "../train/predict.ts";
 import { applyWithHeads } from "../models/heads.ts";
-import { assignVariables, atomicWrite, exists, runPaths, snapshotVariables } from "../train/runs.ts";
+import {
+  assignVariables,
+  atomicWrite,
+  exists,
+  runPaths,
+  snapshotVariables,
+} from "../train/runs.ts";
 import { type Adaptation, type AdaptMethod, writeAdaptation } from "./adaptation.ts";
 import type { LoadedEnsemble, LoadEnsembleOptions } from "./ensemble.ts";
 import { type EnsembleGroups, loadEnsembleGroups } from "./groups.ts";
@@ -104,7 +110,11 @@ export function parseFluxDaily(
       const s = lines[line - 1].replace(/\r$/, "").split(",")[i].trim();
       const x = s === "" ? -9999 : Number(s);
       if (!Number.isFinite(x)) {
-        throw new FluxnetInputError(`non-numeric value "${s}"`, { file: options.file, column, line });
+        throw new FluxnetInputError(`non-numeric value "${s}"`, {
+          file: options.file,
+          column,
+          line,
+        });
       }
       if (x === -9999) return NaN;
       if (range && (x < range.min || x > range.max)) {
@@ -345,7 +355,12 @@ function batchLoss(
     const totals = batches.map((b) => {
       const pred = applyWithHeads(
         model,
-        { xDyn: b.xDyn, xStatic: b.xStatic, support: b.support, z: tf.tile(z, [b.xDyn.shape[0], 1]) as tf.Tensor2D },
+        {
+          xDyn: b.xDyn,
+          xStatic: b.xStatic,
+          support: b.support,
+          z: tf.tile(z, [b.xDyn.shape[0], 1]) as tf.Tensor2D,
+        },
         { training: false, targetScale: loss.targetScale },
       );
       return lossTerms(pred, b, loss).total;
@@ -386,12 +401,24 @@ export function adaptEnsemble(
         `${ens.info.model.name}: use method linear`,
     );
   }
-  const period = adaptationPeriod(daily, { months: options.months, until: options.until, qcThreshold });
-  const base: Omit<AdaptResult, "members" | "linear" | "metrics" | "windows" | "validationWindows"> = {
+  const period = adaptationPeriod(daily, {
+    months: options.months,
+    until: options.until,
+    qcThreshold,
+  });
+  const base: Omit<
+    AdaptResult,
+    "members" | "linear" | "metrics" | "windows" | "validationWindows"
+  > = {
     method,
     site: id,
     request: { months: options.months ?? null, until: options.until ?? null },
-    period: { months: period.months, qcGoodDays: period.qcGoodDays, firstDate: period.firstDate, lastDate: period.lastDate },
+    period: {
+      months: period.months,
+      qcGoodDays: period.qcGoodDays,
+      firstDate: period.firstDate,
+      lastDate: period.lastDate,
+    },
     qcThreshold,
     lr,
     steps,
@@ -438,7 +465,9 @@ export function adaptEnsemble(
   const n = inputs.series.days.length;
   for (let s = 0; s + T <= n; s += stride) {
     if (inputs.complete.subarray(s, s + T).includes(0)) continue;
-    if (period.good.subarray(s + T - stride, s + T).includes(1)) windows.push({ series: 0, start: s });
+    if (period.good.subarray(s + T - stride, s + T).includes(1)) {
+      windows.push({ series: 0, start: s });
+    }
   }
   if (windows.length === 0) throw tooFew("no training-grid window with drivers and fluxes");
   const nVal = method === "film" && windows.length >= 2
@@ -473,7 +502,10 @@ export function adaptEnsemble(
     return {
       ...result,
       linear,
-      metrics: { before: fluxMetrics(before.pred, before.obs), after: fluxMetrics(after, before.obs) },
+      metrics: {
+        before: fluxMetrics(before.pred, before.obs),
+        after: fluxMetrics(after, before.obs),
+      },
     };
   }
   const trainSrc = sourceOf(windows.slice(0, windows.length - nVal), `adapt:${id}`);
@@ -607,7 +639,9 @@ export async function writeAdaptedRun(
     const src = runPaths(dir), dst = runPaths(dest);
     await Deno.mkdir(dst.weightsDir, { recursive: true });
     for (const f of COPIED) {
-      if (await exists(join(dir, f))) await atomicWrite(join(dest, f), await Deno.readFile(join(dir, f)));
+      if (await exists(join(dir, f))) {
+        await atomicWrite(join(dest, f), await Deno.readFile(join(dir, f)));
+      }
     }
     const sourceWeights = src.weights(ensemble.weights);
     await atomicWrite(
@@ -695,12 +729,16 @@ export async function loadAdaptationSite(
       column: "SITE_ID",
     });
   }
-  const modis = options.monthly ? loadModisMonthly(options.monthly, [site.SITE_ID]).monthly : new Map();
+  const modis = options.monthly
+    ? loadModisMonthly(options.monthly, [site.SITE_ID]).monthly
+    : new Map();
   const group = groupOf(ens.groups, modis.get(site.SITE_ID));
   if (!group) {
     throw new Error(
       `site ${site.SITE_ID}: no member of the run can take it (its members need monthly ` +
-        `MODIS/precipitation${options.monthly ? ` and ${options.monthly} has none for the site` : ": give --monthly"})`,
+        `MODIS/precipitation${
+          options.monthly ? ` and ${options.monthly} has none for the site` : ": give --monthly"
+        })`,
     );
   }
   checkStatics(group, site, options.sites);

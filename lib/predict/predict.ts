@@ -71,7 +71,7 @@ import {
   type PredictionSite,
   requireFolder,
 } from "./inputs.ts";
-import { adaptationSummary, type AdaptationSummary } from "./adaptation.ts";
+import { type AdaptationSummary, adaptationSummary } from "./adaptation.ts";
 import { assessSite, oodSummary, oodWarning, prepareOodReference, type SiteOod } from "./ood.ts";
 import { planWindows, type WindowPlan } from "./tiling.ts";
 
