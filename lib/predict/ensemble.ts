@@ -37,6 +37,7 @@ import {
 } from "../train/runs.ts";
 import { readReferenceSites, type ReferenceSites } from "../train/reference.ts";
 import { rebuildStaticEncoding, type RunStaticEncoding } from "./encoding.ts";
+import { type Adaptation, ensembleAdaptation, readAdaptation } from "./adaptation.ts";
 
 /** The part of a run's config.json prediction needs. */
 const RunConfigSchema = z.object({
@@ -65,6 +66,13 @@ export interface LoadedEnsemble {
   references: (ReferenceSites | null)[];
   /** The weight file label the models were loaded from. */
   weights: string;
+  /**
+   * Each member's adaptation.json (lib/predict/adaptation.ts), in `dirs` order: absent or all
+   * null for a plain run; a few-shot adapted run (`deno task adapt`) has one per member.
+   */
+  adaptations?: (Adaptation | null)[];
+  /** The adaptation the members share (null or absent: a plain run). */
+  adaptation?: Adaptation | null;
   /** Dispose every member model. */
   dispose(): void;
 }
@@ -411,7 +419,12 @@ export async function loadEnsemble(
     });
     const references: (ReferenceSites | null)[] = [];
     for (const dir of dirs) references.push(await readReferenceSites(dir));
+    const adaptations: (Adaptation | null)[] = [];
+    for (const dir of dirs) adaptations.push(await readAdaptation(dir));
+    const adaptation = ensembleAdaptation(adaptations, dirs);
     return {
+      adaptations,
+      adaptation,
       dirs,
       models,
       info,

@@ -26,3 +26,5 @@ export * from "./tiling.ts";
 export * from "./predict.ts";
 export * from "./output.ts";
 export * from "./ood.ts";
+export * from "./adaptation.ts";
+export * from "./adapt.ts";

@@ -34,6 +34,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import pl from "polars";
 import { disposeBatch, type SupportStats, WindowBatchSource } from "../data/batches.ts";
 import { buildFeatures, needsTrailing, needsWater } from "../data/features.ts";
@@ -70,6 +71,7 @@ import {
   type PredictionSite,
   requireFolder,
 } from "./inputs.ts";
+import { type AdaptationSummary, adaptationSummary } from "./adaptation.ts";
 import { assessSite, oodSummary, oodWarning, prepareOodReference, type SiteOod } from "./ood.ts";
 import { planWindows, type WindowPlan } from "./tiling.ts";
 
@@ -223,6 +225,11 @@ export interface PredictReport {
   supportK: number;
   featureNames: { dyn: string[]; static: string[] };
   seed: number;
+  /**
+   * A few-shot adapted run (`deno task adapt`, lib/predict/adapt.ts): method, site and months of
+   * its adaptation.json; null for a plain (zero-shot) run.
+   */
+  adaptation: AdaptationSummary | null;
   sites: SitePredictionReport[];
   /**
    * Sites flagged out of distribution, and what the out-of-distribution reference could not use
@@ -343,8 +350,20 @@ export async function predictSites(
   }
 }
 
-/** Validate the site's static cells against a group's static encoding. */
-function checkStatics(ens: LoadedEnsemble, site: PredictionSite, sitesFile: string): void {
+/**
+ * Validate the site's static cells against a group's static encoding (an error naming the site
+ * table, the column and the line).
+ *
+ * @example
+ * ```ts ignore
+ * checkStatics(ens, site, "new_sites/sites.csv");
+ * ```
+ */
+export function checkStatics(
+  ens: Pick<LoadedEnsemble, "statics">,
+  site: PredictionSite,
+  sitesFile: string,
+): void {
   const encoding = ens.statics.encoding;
   if (!encoding.igbpClasses.includes(site.IGBP)) {
     throw new FluxnetInputError(
@@ -374,9 +393,14 @@ function checkStatics(ens: LoadedEnsemble, site: PredictionSite, sitesFile: stri
 
 /**
  * The first group (MODIS groups first, then water groups) whose MODIS variables the site has at
- * least one value of, and (water feature sets) at least one month of precipitation.
+ * least one value of, and (water feature sets) at least one month of precipitation (null: none).
+ *
+ * @example
+ * ```ts ignore
+ * const group = groupOf(ens.groups, modis.get("FR-Pue"));
+ * ```
  */
-function groupOf(
+export function groupOf(
   groups: readonly LoadedEnsemble[],
   monthly: ModisMonthly | undefined,
 ): LoadedEnsemble | null {
@@ -494,6 +518,24 @@ async function predictWith(
     } else {
       progress(`inputs: no --monthly folder: every site is predicted by the meteo-only members`);
     }
+  }
+  // an adapted run predicts the site it was adapted to, and only that one
+  const adapted = groups.find((g) => g.adaptation)?.adaptation ?? null;
+  if (adapted) {
+    const others = sitesOfFiles.map((s) => s.SITE_ID).filter((s) => s !== adapted.site);
+    if (others.length > 0) {
+      throw new Error(
+        `the run ${ens.dirs[0]} is adapted to site ${adapted.site} (adaptation.json, method ` +
+          `${adapted.method}): it predicts only that site; ${options.data} also holds ` +
+          `${others.join(", ")} (predict them with the source run ${adapted.source.run}, or pass ` +
+          `--only ${adapted.site})`,
+      );
+    }
+    progress(
+      `predict: adapted run: method ${adapted.method}, site ${adapted.site}, ${
+        adapted.months.length ? `months ${adapted.months[0]}..${adapted.months.at(-1)}` : "0 months"
+      } (${adapted.qcGoodDays} QC-good days), source ${adapted.source.run}`,
+    );
   }
   const prepared: Prepared[] = [];
   for (const [k, f] of files.entries()) {
@@ -645,6 +687,7 @@ async function predictWith(
         static: [...first.info.featureNames.static],
       },
       seed,
+      adaptation: adapted ? adaptationSummary(adapted) : null,
       sites: reports,
       ood: { flagged: reports.filter((r) => r.ood.ood).map((r) => r.site), warnings: oodWarnings },
       total: {
@@ -887,7 +930,12 @@ function predictSite(
   for (let i = 0; i < n; i++) if (plan.window[i] >= 0) rowsOf[plan.window[i]].push(i);
   let w0 = 0;
   const source = sourceOf(ens, inputs);
-  const inference = ensembleInference(ens.models, source);
+  // an adapted run: each member's fixed z, the ensemble's linear map (lib/predict/adaptation.ts)
+  const fixedZ = (ens.adaptations ?? []).map((a) =>
+    a?.z ? tf.tensor2d(a.z, [1, a.z.length]) : null
+  );
+  const linear = ens.adaptation?.linear ?? null;
+  const inference = ensembleInference(ens.models, source, { fixedZ });
   try {
     for (
       const batch of source.batches({
@@ -898,6 +946,7 @@ function predictSite(
     ) {
       try {
         const { mean: mv, sd: sv } = inference.predict(batch);
+        if (linear) applyLinear(mv, sv, linear);
         const B = batch.xDyn.shape[0];
         for (let b = 0; b < B; b++) {
           const w = w0 + b;
@@ -917,8 +966,36 @@ function predictSite(
     }
   } finally {
     inference.dispose();
+    tf.dispose(fixedZ.filter((z) => z !== null));
   }
   return { mean, sd };
+}
+
+/**
+ * Apply a per-flux linear map y' = a y + b to `[..., 3]` ensemble means in place (GPP and RECO
+ * clipped at 0 after it) and scale the sd by |a| (method "linear" of lib/predict/adapt.ts).
+ *
+ * @example
+ * ```ts
+ * import { applyLinear } from "./predict.ts";
+ * const mean = new Float32Array([1, 2, -1]), sd = new Float32Array([1, 1, 1]);
+ * applyLinear(mean, sd, { GPP: [2, 0], RECO: [1, -5], NEE: [1, 1] }); // mean [2, 0, 0], sd [2, 1, 1]
+ * ```
+ */
+export function applyLinear(
+  mean: Float32Array | Float64Array,
+  sd: Float32Array | Float64Array,
+  linear: { GPP: [number, number]; RECO: [number, number]; NEE: [number, number] },
+): void {
+  const maps = [linear.GPP, linear.RECO, linear.NEE];
+  for (let i = 0; i < mean.length; i += 3) {
+    for (let j = 0; j < 3; j++) {
+      const [a, b] = maps[j];
+      const v = a * mean[i + j] + b;
+      mean[i + j] = j < 2 ? Math.max(0, v) : v;
+      sd[i + j] = Math.abs(a) * sd[i + j];
+    }
+  }
 }
 
 /** One site's rows of the prediction table ({@link PREDICT_OUTPUT_COLUMNS}). */

@@ -177,13 +177,21 @@ export interface EnsembleInference {
 export function ensembleInference(
   models: FluxModel[],
   source: BatchSource,
-  options: { poolChunk?: number } = {},
+  options: {
+    poolChunk?: number;
+    /**
+     * Per member, a fixed z `[1, Z]` used for every window of every site instead of encoding
+     * support (a few-shot adapted TAM-RL, lib/predict/adapt.ts); null or absent: as without.
+     */
+    fixedZ?: readonly (tf.Tensor2D | null)[];
+  } = {},
 ): EnsembleInference {
   if (models.length === 0) throw new Error("ensembleInference: no models");
   const chunk = options.poolChunk ?? 64;
+  const fixedZ = options.fixedZ ?? [];
   // per member: null = sampled support, else its pool z per site (null: the site has no pool)
-  const pooled = models.map((m) =>
-    m.embed !== undefined && tamrlOptions(m.config).inferenceSupport === "all"
+  const pooled = models.map((m, i) =>
+    !fixedZ[i] && m.embed !== undefined && tamrlOptions(m.config).inferenceSupport === "all"
       ? new Map<string, tf.Tensor2D | null>()
       : null
   );
@@ -196,6 +204,8 @@ export function ensembleInference(
     });
   // inside the caller's tidy: z [B, Z] of member m, or undefined for sampled support
   const zOf = (m: number, batch: Batch): tf.Tensor2D | undefined => {
+    const fixed = fixedZ[m];
+    if (fixed) return tf.tile(fixed, [batch.xDyn.shape[0], 1]);
     const cache = pooled[m];
     if (cache === null) return undefined;
     const rows = batch.meta.site.map((site) => cache.get(site) ?? null);
