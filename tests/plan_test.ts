@@ -314,6 +314,15 @@ Deno.test("profileExtension: added units keep the run, a changed or dropped unit
     },
   });
   assert.equal(await profileExtension(base, changed), null);
+  // a new model with its own model overrides leaves the other units as they were
+  const lstmOnly = profile({ models: ["trees", "lstm"], modelOverrides: {}, ablations: {} });
+  const withTamrl = await profileExtension(lstmOnly, profile({ ablations: {} }));
+  assert.ok(withTamrl && withTamrl.every((id) => id.startsWith("tamrl")));
+  // changed model overrides change that model's units: refused
+  assert.equal(
+    await profileExtension(base, profile({ modelOverrides: { tamrl: { model: { hidden: 16 } } } })),
+    null,
+  );
   // a changed base (overrides, train config) or a dropped seed: refused
   assert.equal(
     await profileExtension(base, profile({ overrides: { train: { epochs: 3 } } })),

@@ -136,8 +136,9 @@ export interface Unit {
 
 /**
  * Whether `next` only adds units to the plan of `previous` (a run folder's saved profile): the
- * fields every unit's config derives from (train and trees configs, overrides, evaluation rules)
- * are the same, and every unit of `previous` is in `next`'s plan with the same config patch. Then
+ * fields every unit's config derives from besides its own patch (train and trees configs, the
+ * profile's overrides, evaluation rules) are the same, and every unit of `previous` is in `next`'s
+ * plan with the same config patch (which holds its model's `modelOverrides`). Then
  * the finished units of the run stay valid and the run can go on with the new profile (e.g. a CV
  * config that gained a candidate, a profile with another seed). Returns the ids of the new units,
  * or null when `next` changes or drops a unit of `previous` (or `previous` is not a profile).
@@ -161,7 +162,6 @@ export async function profileExtension(
     name: p.name,
     trainConfig: p.trainConfig,
     overrides: p.overrides,
-    modelOverrides: p.modelOverrides,
     treesConfig: p.treesConfig,
     treesOverrides: p.treesOverrides,
     eval: p.eval,
