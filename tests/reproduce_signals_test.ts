@@ -76,7 +76,9 @@ async function interrupt(
 ): Promise<{ code: number; output: string }> {
   const r = await start(profilePath, run);
   await r.started;
-  await new Promise((res) => setTimeout(res, 1500));
+  // soon after both workers are inside a unit: on an idle machine a tiny unit takes ~1-2 s, and
+  // the last interruption has few units left, so a longer wait could see the run complete first
+  await new Promise((res) => setTimeout(res, 300));
   r.child.kill(signal);
   const status = await r.child.status;
   const output = await r.output;
