@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   cli,
   defineTask,
@@ -50,7 +50,8 @@ const TASK = defineTask({
       defaultText: "one per core",
     }),
     shard: SHARD_OPTION,
-    "dry-run": opt.flag("list the units with their estimated cost, and stop"),
+    "dry-run": opt.flag("list the units with their estimated cost, and stop (writes nothing)"),
+    "no-estimate": opt.flag("with --dry-run: list the units only, without the cost estimate"),
     "tables-only": opt.flag("only write the CV tables from the finished units"),
   },
   examples: [
@@ -64,6 +65,9 @@ const TASK = defineTask({
 });
 
 const values = cli(TASK);
+if (values["no-estimate"] && !values["dry-run"]) {
+  usageError(TASK, "--no-estimate goes with --dry-run (it would be ignored)");
+}
 if (values.shard && values.jobs) usageError(TASK, "--jobs and --shard exclude each other");
 const config = await loadCvConfig(values.config);
 const folds = values.folds ?? config.folds;
@@ -76,25 +80,35 @@ console.log(
 );
 
 // The run folder belongs to one CV config and fold count (reproduce checks profile.json too).
-const profilePath = join(runDir, "cv_profile.json");
+// A dry run only looks: it checks the folder's config but writes nothing there.
+const dryRun = values["dry-run"];
+const runProfilePath = join(runDir, "cv_profile.json");
+const profilePath = dryRun
+  ? join(PROJECT_ROOT, "results", `.cv_dry_run_${Deno.pid}.json`)
+  : runProfilePath;
+if (dryRun) {
+  await Deno.mkdir(dirname(profilePath), { recursive: true });
+  await writeJsonAtomic(profilePath, profile);
+}
 try {
-  const previous = await readJson(profilePath);
+  const previous = await readJson(runProfilePath);
   if ((await configHash(previous)) !== (await configHash(profile))) {
     // a CV that only gained units (a candidate, seeds) goes on in the same folder
     const added = await profileExtension(previous, profile);
     if (!added) {
       console.error(
-        `${profilePath} holds another CV (it changes or drops units of the run: config or ` +
+        `${runProfilePath} holds another CV (it changes or drops units of the run: config or ` +
           `--folds differ); use another --run or remove ${runDir}`,
       );
+      if (dryRun) await Deno.remove(profilePath).catch(() => {});
       Deno.exit(2);
     }
     console.log(`${values.config} adds ${added.length} unit(s) to ${run}: ${added.join(", ")}`);
-    await writeJsonAtomic(profilePath, profile);
+    if (!dryRun) await writeJsonAtomic(profilePath, profile);
   }
 } catch (e) {
   if (!(e instanceof Deno.errors.NotFound)) throw e;
-  await writeJsonAtomic(profilePath, profile);
+  if (!dryRun) await writeJsonAtomic(profilePath, profile);
 }
 
 if (!values["tables-only"]) {
@@ -102,6 +116,7 @@ if (!values["tables-only"]) {
   if (values.jobs) args.push("--jobs", String(values.jobs));
   if (values.shard) args.push("--shard", `${values.shard.index}/${values.shard.count}`);
   if (values["dry-run"]) args.push("--dry-run");
+  if (values["no-estimate"]) args.push("--no-estimate");
   const child = new Deno.Command(denoExecutable(), {
     args: await taskCommandArgs("reproduce", args, { root: PROJECT_ROOT }),
     cwd: PROJECT_ROOT,
@@ -110,6 +125,7 @@ if (!values["tables-only"]) {
     stderr: "inherit",
   }).spawn();
   const { statuses, signal } = await superviseWorkers([child], child.status.then((s) => [s]));
+  if (dryRun) await Deno.remove(profilePath).catch(() => {});
   if (signal) Deno.exit(signal === "SIGINT" ? 130 : 143);
   // a dry run or one shard ends here; the tables need every unit of every shard
   if (values["dry-run"] || values.shard) Deno.exit(statuses[0].code);

@@ -239,3 +239,33 @@ Deno.test("every committed CV config parses, and so does every unit's merged con
     }
   }
 });
+
+Deno.test("deno task cv --dry-run lists the units and claims no run folder", async () => {
+  const run = `cv_dry_run_test_${Deno.pid}`;
+  const runDir = join(ROOT, "results", run);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "cv",
+      "--config",
+      "configs/cv/final.json",
+      "--run",
+      run,
+      "--dry-run",
+      "--no-estimate",
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  assert.match(text, /todo {2}tamrl_cv0of5_s0/);
+  // nothing written: neither the run folder nor a leftover temporary profile
+  await assert.rejects(Deno.stat(runDir), Deno.errors.NotFound);
+  const left = [...Deno.readDirSync(join(ROOT, "results"))].filter((e) =>
+    e.name.startsWith(".cv_dry_run_")
+  );
+  assert.deepEqual(left, []);
+});
