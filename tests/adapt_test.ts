@@ -323,3 +323,11 @@ Deno.test("deno task adapt, then deno task predict --run <adapted> names the ada
   assert.equal(both.code, 2);
   assert.match(both.stderr, /exactly one of --months N and --until/);
 });
+
+Deno.test("adapt: no tensor is left behind (the optimizer's moments, snapshots, batches)", async () => {
+  const before = tf.memory().numTensors;
+  for (const [k, method] of (["z", "film", "film"] as const).entries()) {
+    await adapt(method, 2, `memory_${k}`);
+    assert.equal(tf.memory().numTensors, before, `after adapting with ${method} (${k + 1})`);
+  }
+});
