@@ -37,14 +37,14 @@ import { type Cell, type Provenance, writeTable } from "../eval/tables.ts";
 import { scoreSeries } from "../metrics/metrics.ts";
 import {
   ADAPT_METHODS,
+  type Adaptation,
   adaptationPeriod,
   adaptEnsemble,
   type AdaptMethod,
   type AdaptResult,
-  type Adaptation,
   type FluxDaily,
-  type LoadedEnsemble,
   loadAdaptationSite,
+  type LoadedEnsemble,
   loadEnsembleGroups,
   predictSites,
 } from "../predict/mod.ts";
@@ -822,18 +822,18 @@ export async function writeAdaptCurveReport(
     ]),
     notes: [
       `Per (fold, site): the fold's TAM-RL ensemble adapted with each method on the first N ` +
-        `calendar months with QC-good flux days (NEE_QC >= ${first.adaptQcThreshold}); N = 0 is ` +
-        `the zero-shot prediction (the same numbers in every method's N = 0 row).`,
+      `calendar months with QC-good flux days (NEE_QC >= ${first.adaptQcThreshold}); N = 0 is ` +
+      `the zero-shot prediction (the same numbers in every method's N = 0 row).`,
       `Every method and N is scored on the same days: those after the last month of the largest ` +
-        `N (${Math.max(...first.months)})'s period with NEE_QC >= ${first.qcThreshold}; their ` +
-        `fluxes are hidden from adaptation. A flux needs ${first.minDays} such days.`,
+      `N (${Math.max(...first.months)})'s period with NEE_QC >= ${first.qcThreshold}; their ` +
+      `fluxes are hidden from adaptation. A flux needs ${first.minDays} such days.`,
       `Sites without ${Math.max(...first.months)} months with QC-good fluxes or without ` +
-        `${first.minDays} scoring days after them are unscored (${unscored.length}: ${
-          unscored.map((c) => c.site).join(", ") || "none"
-        }).`,
+      `${first.minDays} scoring days after them are unscored (${unscored.length}: ${
+        unscored.map((c) => c.site).join(", ") || "none"
+      }).`,
       `d = adapted - zero-shot at the common sites (mean RMSE, site-median R2), 95 % percentile ` +
-        `bootstrap over sites and the Wilcoxon signed-rank p of the per-site differences; ` +
-        `resolved: the interval excludes 0 and p < 0.05 (lib/eval/significance.ts).`,
+      `bootstrap over sites and the Wilcoxon signed-rank p of the per-site differences; ` +
+      `resolved: the interval excludes 0 and p < 0.05 (lib/eval/significance.ts).`,
     ],
     provenance,
     sites: [...new Set(scored.map((c) => c.site))].sort().map((site) => ({
