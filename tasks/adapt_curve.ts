@@ -49,7 +49,7 @@ const TASK = defineTask({
     }),
     steps: opt.int("adaptation steps (z, film)", { min: 0, defaultText: "200" }),
     lr: opt.number("adaptation learning rate", { min: 0, defaultText: "0.05 (z), 0.003 (film)" }),
-    "qc-threshold": opt.number("NEE_QC of a scoring day", { min: 0, defaultText: "1.0" }),
+    "qc-threshold": opt.number("NEE_QC of a scoring day", { min: 0, max: 1, defaultText: "1.0" }),
     "min-days": opt.int("scoring days a site and flux need", { min: 1, defaultText: "10" }),
     resamples: opt.int("bootstrap resamples of the table", { min: 100, default: 10_000 }),
     backend: opt.choice(["wasm", "cpu"] as const, "TF.js backend", { default: "wasm" }),
