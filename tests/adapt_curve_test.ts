@@ -287,8 +287,11 @@ Deno.test("adapt_curve: nothing of the scoring period is read (changing its flux
   const late = await synthetic("synthetic_late", { late: 3, lateFrom: "2009-04-01" });
   const outA = join(tmp, "curve_a"), outB = join(tmp, "curve_b");
   const opts = { ...OPTS, shard: { index: 2, count: 3 }, methods: ["linear", "film"] as const };
+  const tensors = tf.memory().numTensors;
   await runAdaptCurve(cv, { ...opts, out: outA, methods: [...opts.methods] });
   await runAdaptCurve(cv, { ...opts, data: late, out: outB, methods: [...opts.methods] });
+  // film's fine-tuned weights are assigned and restored, the members disposed: no tensor left
+  assert.equal(tf.memory().numTensors, tensors);
   const [a] = await readSiteCurves(outA), [b] = await readSiteCurves(outB);
   assert.equal(a.site, "ZZ-Cc3"); // shard 2/3: the third job
   for (const [k, cell] of a.cells.entries()) {

@@ -22,6 +22,9 @@
  * figure `adapt_curve` (mean RMSE against months, one line per method, 95 % bootstrap bands, one
  * panel per flux).
  *
+ * Not in it yet: a "trees" method (the fold's trees retrained with the test sites' first N months
+ * added to the training rows); lib/models/trees `trainTrees` takes whole sites, not rows.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
