@@ -221,6 +221,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
   }
   assert.deepEqual(net, { "data:fetch": "--allow-net", screenshot: "--allow-net=127.0.0.1" });
   assert.deepEqual(Object.keys(run).sort(), [
+    "adapt:curve",
     "bench:step",
     "cluster:slurm",
     "cv",
@@ -236,6 +237,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
   assert.equal(run.predict, "--allow-run=ps"); // whether an output lock's holder is alive
   assert.equal(run["cluster:slurm"], "--allow-run=sbatch,squeue,scancel");
   assert.equal(run.cv, "--allow-run=deno,git"); // reproduce as a subprocess, git for provenance
+  assert.equal(run["adapt:curve"], "--allow-run=git"); // provenance of its table
   // members as worker processes (ps: a worker watches its parent off Linux), git for provenance
   assert.equal(run.train, "--allow-run=deno,git,ps");
   for (const name of ["setup", "bench:step"]) {
@@ -246,6 +248,7 @@ Deno.test("cli: deno.json grants network, subprocesses and writes only where a t
       "tables",
       "reproduce",
       "cv",
+      "adapt:curve",
       "trees",
       "data:summary",
       "bench:load",

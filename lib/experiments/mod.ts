@@ -34,3 +34,4 @@ export * from "./workers.ts";
 export * from "./cv_epochs.ts";
 export * from "./cv_bias.ts";
 export * from "./cv_notebook.ts";
+export * from "./adapt_curve.ts";
