@@ -40,8 +40,8 @@ import { type Cell, type Provenance, writeTable } from "../eval/tables.ts";
 import { scoreSeries } from "../metrics/metrics.ts";
 import {
   ADAPT_METHODS,
-  type Adaptation,
   adaptationPeriod,
+  adaptationRecord,
   adaptEnsemble,
   type AdaptMethod,
   type AdaptResult,
@@ -262,28 +262,14 @@ function hideFrom(daily: FluxDaily, start: number): FluxDaily {
 
 /** Adaptation records that make predict apply an in-memory adaptation result. */
 function adaptedView(group: LoadedEnsemble, result: AdaptResult): LoadedEnsemble {
-  const records = result.members.map((m): Adaptation => ({
-    version: 1,
-    method: result.method,
-    site: result.site,
-    request: result.request,
-    months: result.period.months,
-    firstDate: result.period.firstDate,
-    lastDate: result.period.lastDate,
-    qcGoodDays: result.period.qcGoodDays,
-    qcThreshold: result.qcThreshold,
-    windows: result.windows,
-    validationWindows: result.validationWindows,
-    source: { run: m.dir, member: m.dir, weights: group.weights, weightsSha256: "0".repeat(64) },
-    seed: result.seed,
-    lr: result.lr,
-    steps: result.steps,
-    patience: result.patience,
-    bestStep: m.bestStep,
-    z: m.z,
-    linear: result.linear,
-    metrics: result.metrics,
-  }));
+  const records = result.members.map((m, k) =>
+    adaptationRecord(result, k, {
+      run: m.dir,
+      member: m.dir,
+      weights: group.weights,
+      weightsSha256: "0".repeat(64),
+    })
+  );
   return { ...group, adaptations: records, adaptation: records[0], dispose() {} };
 }
 

@@ -606,6 +606,45 @@ const COPIED = [
 ];
 
 /**
+ * The adaptation record of member `k` of an adaptation result (what `adaptation.json` holds), from
+ * the member's source run.
+ *
+ * @example
+ * ```ts ignore
+ * const record = adaptationRecord(result, 0, { run, member, weights: "best", weightsSha256 });
+ * ```
+ */
+export function adaptationRecord(
+  result: AdaptResult,
+  k: number,
+  source: Adaptation["source"],
+): Adaptation {
+  const member = result.members[k];
+  return {
+    version: 1,
+    method: result.method,
+    site: result.site,
+    request: result.request,
+    months: result.period.months,
+    firstDate: result.period.firstDate,
+    lastDate: result.period.lastDate,
+    qcGoodDays: result.period.qcGoodDays,
+    qcThreshold: result.qcThreshold,
+    windows: result.windows,
+    validationWindows: result.validationWindows,
+    source,
+    seed: result.seed,
+    lr: result.lr,
+    steps: result.steps,
+    patience: result.patience,
+    bestStep: member.bestStep,
+    z: member.z,
+    linear: result.linear,
+    metrics: result.metrics,
+  };
+}
+
+/**
  * Write an adapted run folder: one member folder per source member (same name; `member<i>` when
  * two source members share a name), each a normal run folder (the files of `COPIED`, and
  * weights/best.bin: the source member's weights, or the fine-tuned ones of method "film") plus
@@ -652,33 +691,15 @@ export async function writeAdaptedRun(
       dst.weights("best"),
       member.weights ? encodeWeights(member.weights) : await Deno.readFile(sourceWeights),
     );
-    await writeAdaptation(dest, {
-      version: 1,
-      method: result.method,
-      site: result.site,
-      request: result.request,
-      months: result.period.months,
-      firstDate: result.period.firstDate,
-      lastDate: result.period.lastDate,
-      qcGoodDays: result.period.qcGoodDays,
-      qcThreshold: result.qcThreshold,
-      windows: result.windows,
-      validationWindows: result.validationWindows,
-      source: {
+    await writeAdaptation(
+      dest,
+      adaptationRecord(result, k, {
         run: resolve(options.run),
         member: resolve(dir),
         weights: ensemble.weights,
         weightsSha256: await sha256File(sourceWeights),
-      },
-      seed: result.seed,
-      lr: result.lr,
-      steps: result.steps,
-      patience: result.patience,
-      bestStep: member.bestStep,
-      z: member.z,
-      linear: result.linear,
-      metrics: result.metrics,
-    });
+      }),
+    );
     written.push(dest);
   }
   return written;
