@@ -80,19 +80,12 @@ console.log(
 );
 
 // The run folder belongs to one CV config and fold count (reproduce checks profile.json too).
-// A dry run only looks: it checks the folder's config but writes nothing there.
-const dryRun = values["dry-run"];
 const runProfilePath = join(runDir, "cv_profile.json");
-const profilePath = dryRun
-  ? join(PROJECT_ROOT, "results", `.cv_dry_run_${Deno.pid}.json`)
-  : runProfilePath;
-if (dryRun) {
-  await Deno.mkdir(dirname(profilePath), { recursive: true });
-  await writeJsonAtomic(profilePath, profile);
-}
+let current = false; // the folder already holds this profile
 try {
   const previous = await readJson(runProfilePath);
-  if ((await configHash(previous)) !== (await configHash(profile))) {
+  current = (await configHash(previous)) === (await configHash(profile));
+  if (!current) {
     // a CV that only gained units (a candidate, seeds) goes on in the same folder
     const added = await profileExtension(previous, profile);
     if (!added) {
@@ -100,22 +93,30 @@ try {
         `${runProfilePath} holds another CV (it changes or drops units of the run: config or ` +
           `--folds differ); use another --run or remove ${runDir}`,
       );
-      if (dryRun) await Deno.remove(profilePath).catch(() => {});
       Deno.exit(2);
     }
     console.log(`${values.config} adds ${added.length} unit(s) to ${run}: ${added.join(", ")}`);
-    if (!dryRun) await writeJsonAtomic(profilePath, profile);
   }
 } catch (e) {
   if (!(e instanceof Deno.errors.NotFound)) throw e;
-  if (!dryRun) await writeJsonAtomic(profilePath, profile);
 }
+// A dry run only looks: the run folder is left untouched.
+const dryRun = values["dry-run"];
+if (!dryRun && !current) await writeJsonAtomic(runProfilePath, profile);
 
 if (!values["tables-only"]) {
+  // a dry run's reproduce reads the profile from a temporary file, removed when it ends
+  const profilePath = dryRun
+    ? join(PROJECT_ROOT, "results", `.cv_dry_run_${Deno.pid}.json`)
+    : runProfilePath;
+  if (dryRun) {
+    await Deno.mkdir(dirname(profilePath), { recursive: true });
+    await writeJsonAtomic(profilePath, profile);
+  }
   const args = ["--profile", profilePath, "--run", run, "--no-tables"];
   if (values.jobs) args.push("--jobs", String(values.jobs));
   if (values.shard) args.push("--shard", `${values.shard.index}/${values.shard.count}`);
-  if (values["dry-run"]) args.push("--dry-run");
+  if (dryRun) args.push("--dry-run");
   if (values["no-estimate"]) args.push("--no-estimate");
   const child = new Deno.Command(denoExecutable(), {
     args: await taskCommandArgs("reproduce", args, { root: PROJECT_ROOT }),
@@ -128,7 +129,7 @@ if (!values["tables-only"]) {
   if (dryRun) await Deno.remove(profilePath).catch(() => {});
   if (signal) Deno.exit(signal === "SIGINT" ? 130 : 143);
   // a dry run or one shard ends here; the tables need every unit of every shard
-  if (values["dry-run"] || values.shard) Deno.exit(statuses[0].code);
+  if (dryRun || values.shard) Deno.exit(statuses[0].code);
 }
 
 const missing = await missingUnits(units, runDir);

@@ -37,6 +37,7 @@ import { type FigureSpec, writeFigure } from "../eval/figures.ts";
 import { type Flux, FLUXES } from "../eval/predictions.ts";
 import { bootstrapMean, pairedStatistic } from "../eval/significance.ts";
 import { type Cell, type Provenance, writeTable } from "../eval/tables.ts";
+import { writeWeights } from "../models/weights.ts";
 import { scoreSeries } from "../metrics/metrics.ts";
 import {
   ADAPT_METHODS,
@@ -51,7 +52,13 @@ import {
   loadEnsembleGroups,
   predictSites,
 } from "../predict/mod.ts";
-import { assignVariables, configHash, gitCommit, snapshotVariables } from "../train/runs.ts";
+import {
+  assignVariables,
+  configHash,
+  gitCommit,
+  readJson,
+  snapshotVariables,
+} from "../train/runs.ts";
 import { finishedUnits, type Shard, shardUnits, splitSpecOf } from "./plan.ts";
 
 /** The default months of the curve (0: zero-shot). */
@@ -440,20 +447,16 @@ export async function adaptSiteCurve(
         continue;
       }
       // method "film": the fine-tuned weights into the models for the prediction, then back
-      const originals = s.group.models.map((m) => snapshotVariables(m.variables));
+      const tuned = result.members.some((m) => m.weights);
+      const originals = tuned ? s.group.models.map((m) => snapshotVariables(m.variables)) : [];
       let pred: Record<Flux, (number | null)[]>;
       try {
         result.members.forEach((member, k) => {
-          if (!member.weights) return;
-          const tensors = new Map(
-            member.weights.map((w) => [w.name, tf.tensor(w.data, w.shape)] as const),
-          );
-          assignVariables(s.group.models[k].variables, tensors);
-          tf.dispose([...tensors.values()]);
+          if (member.weights) writeWeights(s.group.models[k].variables, member.weights);
         });
         pred = await predict(adaptedView(s.group, result));
       } finally {
-        s.group.models.forEach((m, k) => assignVariables(m.variables, originals[k]));
+        originals.forEach((o, k) => assignVariables(s.group.models[k].variables, o));
         for (const o of originals) tf.dispose([...o.values()]);
       }
       cells.push({
@@ -483,14 +486,14 @@ export async function adaptSiteCurve(
 
 /** Read a (fold, site) result file (null when absent; an invalid one is an error naming it). */
 export async function readSiteCurve(path: string): Promise<SiteCurve | null> {
-  let text: string;
+  let json: unknown;
   try {
-    text = await Deno.readTextFile(path);
+    json = await readJson(path); // a broken file is an error naming it
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-  const parsed = SiteCurveSchema.safeParse(JSON.parse(text));
+  const parsed = SiteCurveSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`${path}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);

@@ -516,6 +516,7 @@ export function adaptEnsemble(
   const loss: LossOptions = { targetScale: ens.info.targetScale, useClassWeights: false };
   const originals = ens.models.map((m) => snapshotVariables(m.variables));
   const zs: tf.Variable<tf.Rank.R2>[] = [];
+  const optimizers: Adam[] = []; // their moment tensors, disposed at the end
   try {
     for (const [k, model] of ens.models.entries()) {
       const z0 = poolEmbedding(model, all, id, { chunk: 64 });
@@ -530,51 +531,48 @@ export function adaptEnsemble(
         }
       }
       const optimizer = new Adam(trainable, { lr });
-      try {
-        let best = Infinity, bestStep = 0, since = 0;
-        let kept: Map<string, tf.Tensor> | null = null;
-        const keep = () => {
-          if (kept) tf.dispose([...kept.values()]);
-          kept = snapshotVariables(trainable);
-        };
-        if (valBatches.length) {
-          const v0 = batchLoss(model, z, valBatches, loss);
-          best = v0.dataSync()[0];
-          v0.dispose();
-          keep();
-        }
-        for (let step = 1; step <= steps; step++) {
-          const entries = [...trainable.entries()];
-          const { value, grads } = tf.variableGrads(
-            () => batchLoss(model, z, trainBatches, loss),
-            entries.map(([, v]) => v),
-          );
-          const named = new Map<string, tf.Tensor>();
-          for (const [name, v] of entries) if (grads[v.name]) named.set(name, grads[v.name]);
-          optimizer.apply(named, 0);
-          value.dispose();
-          tf.dispose(Object.values(grads));
-          if (valBatches.length) {
-            const vl = batchLoss(model, z, valBatches, loss);
-            const val = vl.dataSync()[0];
-            vl.dispose();
-            if (val < best - 1e-6) (best = val, bestStep = step, since = 0, keep());
-            else if (++since >= patience) break;
-          } else bestStep = step;
-        }
-        if (kept) {
-          assignVariables(trainable, kept);
-          tf.dispose([...(kept as Map<string, tf.Tensor>).values()]);
-        }
-        result.members[k] = {
-          dir: ens.dirs[k],
-          z: Array.from(z.dataSync()),
-          weights: method === "film" ? readWeights(model.variables) : null,
-          bestStep,
-        };
-      } finally {
-        optimizer.dispose(); // Adam's moment tensors
+      optimizers.push(optimizer);
+      let best = Infinity, bestStep = 0, since = 0;
+      let kept: Map<string, tf.Tensor> | null = null;
+      const keep = () => {
+        if (kept) tf.dispose([...kept.values()]);
+        kept = snapshotVariables(trainable);
+      };
+      if (valBatches.length) {
+        const v0 = batchLoss(model, z, valBatches, loss);
+        best = v0.dataSync()[0];
+        v0.dispose();
+        keep();
       }
+      for (let step = 1; step <= steps; step++) {
+        const entries = [...trainable.entries()];
+        const { value, grads } = tf.variableGrads(
+          () => batchLoss(model, z, trainBatches, loss),
+          entries.map(([, v]) => v),
+        );
+        const named = new Map<string, tf.Tensor>();
+        for (const [name, v] of entries) if (grads[v.name]) named.set(name, grads[v.name]);
+        optimizer.apply(named, 0);
+        value.dispose();
+        tf.dispose(Object.values(grads));
+        if (valBatches.length) {
+          const vl = batchLoss(model, z, valBatches, loss);
+          const val = vl.dataSync()[0];
+          vl.dispose();
+          if (val < best - 1e-6) (best = val, bestStep = step, since = 0, keep());
+          else if (++since >= patience) break;
+        } else bestStep = step;
+      }
+      if (kept) {
+        assignVariables(trainable, kept);
+        tf.dispose([...(kept as Map<string, tf.Tensor>).values()]);
+      }
+      result.members[k] = {
+        dir: ens.dirs[k],
+        z: Array.from(z.dataSync()),
+        weights: method === "film" ? readWeights(model.variables) : null,
+        bestStep,
+      };
     }
     const after = lossDayPredictions(ens.models, all, { seed, fixedZ: zs });
     result.metrics = {
@@ -586,6 +584,7 @@ export function adaptEnsemble(
     ens.models.forEach((m, k) => assignVariables(m.variables, originals[k]));
     for (const o of originals) tf.dispose([...o.values()]);
     tf.dispose(zs);
+    for (const o of optimizers) o.dispose();
     for (const b of [...trainBatches, ...valBatches]) disposeBatch(b);
   }
 }
