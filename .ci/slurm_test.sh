@@ -187,6 +187,12 @@ if [ "${SLURM_E2E_RESUME:-1}" != 0 ]; then
   [ "$(job_states "${A2}_1")" = CANCELLED ] || fail "task ${A2}_1 is $(job_states "${A2}_1"), not CANCELLED"
   ndone=$(ls "$ROOT/results/$RESUME"/units/*/done.json 2>/dev/null | wc -l)
   [ "$ndone" -lt 4 ] || fail "all 4 units finished although task ${A2}_1 was cancelled"
+  # slurmctld marks the tables job DependencyNeverSatisfied on its next scheduling pass (seconds
+  # later on a loaded machine); until then cluster:slurm rightly refuses to submit again
+  for _ in $(seq 60); do
+    squeue -h -j "$T2" -o '%r' 2>/dev/null | grep -qx 'Dependency' || break
+    sleep 1
+  done
   log "task ${A2}_1 cancelled; $ndone of 4 units done; tables job $T2: $(squeue -h -j "$T2" -o '%T %r')"
   read -r A3 T3 < <(submit "$RESUME") || fail "re-running cluster:slurm --submit ($RESUME) failed"
   log "re-submitted: array $A3 and tables $T3"
